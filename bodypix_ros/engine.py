@@ -1,0 +1,209 @@
+"""The BodyPix engine: an RGB frame in, person mask, part labels and persons out.
+
+Reproduces TFJS body-pix 2.2 step by step (`body_pix_model.ts`, `util.ts`): zero-pad the
+frame to the network's aspect ratio, resize it with TF1 `ResizeBilinear`
+(align_corners=False, half_pixel_centers=False), run the network, then scale each output
+back with `ResizeBilinear(align_corners=True)` to the padded input size, sigmoid, and
+`crop_and_resize` to the frame.
+"""
+
+import time
+from typing import Dict, Optional
+
+import numpy as np
+
+from .geometry import InputGeometry, crop_box, input_geometry
+from .graph_model import GraphModel, load_graph_model
+from .models import DEFAULT_MODEL, ModelError, resolve_model
+from .parts import PART_IDS
+from .result import NetworkOutputs, SegmentationResult
+from .settings import SegmentationSettings
+
+IMAGENET_MEAN = (-123.15, -115.90, -103.06)
+"""Added to RGB values before ResNet50 (TFJS `resnet.ts`)."""
+
+OUTPUT_NODES = {
+    "segments": "float_segments",
+    "part_heatmaps": "float_part_heatmaps",
+    "heatmaps": "float_heatmaps",
+    "short_offsets": "float_short_offsets",
+    "long_offsets": "float_long_offsets",
+    "displacement_fwd": "displacement_fwd",
+    "displacement_bwd": "displacement_bwd",
+}
+"""NetworkOutputs field -> substring of the graph output node that holds it."""
+
+
+class FrameError(ValueError):
+    """A frame the engine cannot segment (wrong dtype, rank, channels or empty)."""
+
+
+def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
+    """Validate a frame -> (H, W, 3) uint8 RGB.
+
+    Accepts uint8 (H, W, 3) RGB; (H, W) or (H, W, 1) grayscale is replicated to RGB;
+    (H, W, 4) RGBA drops alpha. Anything else raises FrameError.
+    """
+    if not isinstance(frame, np.ndarray):
+        raise FrameError(f"frame must be a numpy array, not {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise FrameError(f"frame dtype must be uint8, not {frame.dtype}")
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    if frame.ndim != 3 or frame.shape[2] not in (1, 3, 4):
+        raise FrameError(f"frame shape must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), not {frame.shape}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise FrameError(f"frame is empty: shape {frame.shape}")
+    if frame.shape[2] == 1:
+        return np.repeat(frame, 3, axis=2)
+    return np.ascontiguousarray(frame[:, :, :3])
+
+
+class BodyPixEngine:
+    """A loaded BodyPix network and the TFJS pre- and post-processing around it."""
+
+    def __init__(self, model: GraphModel, architecture: str, output_stride: int, model_name: str):
+        import tensorflow as tf
+
+        self.model = model
+        self.architecture = architecture
+        self.output_stride = output_stride
+        self.model_name = model_name
+        self._output_keys = _match_outputs(model.output_names)
+        frame_spec = tf.TensorSpec([None, None, 3], tf.uint8)
+        size_spec = tf.TensorSpec([2], tf.int32)
+        grid_spec = tf.TensorSpec([1, None, None, None], tf.float32)
+        box_spec = tf.TensorSpec([4], tf.float32)
+        self._preprocess = tf.function(self._preprocess_graph, input_signature=[
+            frame_spec, tf.TensorSpec([4], tf.int32), size_spec])
+        self._person_mask = tf.function(_person_mask_graph, input_signature=[
+            grid_spec, size_spec, box_spec, size_spec, tf.TensorSpec([], tf.float32)])
+        self._part_labels = tf.function(_part_labels_graph, input_signature=[
+            grid_spec, size_spec, box_spec, size_spec])
+
+    @classmethod
+    def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
+             cache_dir: Optional[str] = None) -> "BodyPixEngine":
+        """Resolve `model` (short name, model.json path or URL), download if needed, and load it."""
+        resolved = resolve_model(model, base_url=base_url, cache_dir=cache_dir)
+        graph = load_graph_model(resolved.model_json)
+        return cls(graph, resolved.architecture, resolved.output_stride, resolved.name)
+
+    def geometry(self, frame_size, settings: SegmentationSettings) -> InputGeometry:
+        """Network input size and padding for a frame of `frame_size` (H, W)."""
+        return input_geometry(frame_size, settings.resolution_fraction, self.output_stride)
+
+    def _preprocess_graph(self, frame, padding, input_size):
+        import tensorflow as tf
+
+        image = tf.cast(frame, tf.float32)
+        image = tf.pad(image, [[padding[0], padding[1]], [padding[2], padding[3]], [0, 0]])
+        batch = tf.raw_ops.ResizeBilinear(images=image[None], size=input_size,
+                                          align_corners=False, half_pixel_centers=False)
+        if self.architecture == "resnet50":
+            return batch + tf.constant(IMAGENET_MEAN, tf.float32)
+        return batch / 127.5 - 1.0
+
+    def segment(self, frame: np.ndarray, settings: SegmentationSettings = SegmentationSettings(), *,
+                part_labels: bool = True, instances: Optional[bool] = None) -> SegmentationResult:
+        """Segment one (H, W, 3) uint8 RGB frame (see `as_rgb_frame` for other layouts).
+
+        part_labels: compute the part label image; instances: run the multi-person decode
+        (default: settings.multi_person.enabled). Returns images at the frame's resolution.
+        """
+        timings = {}
+        clock = time.perf_counter()
+
+        def lap(stage):
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1000.0
+            clock = now
+
+        frame = as_rgb_frame(frame)
+        if instances is None:
+            instances = settings.multi_person.enabled
+        geometry = self.geometry(frame.shape[:2], settings)
+        batch = self._preprocess(frame, np.asarray(geometry.padding, np.int32),
+                                 np.asarray(geometry.input_size, np.int32))
+        lap("preprocess")
+        raw = self.model(batch)
+        outputs = {field: raw[node] for field, node in self._output_keys.items()}
+        lap("network")
+        input_size = np.asarray(geometry.input_size, np.int32)
+        frame_size = np.asarray(geometry.frame_size, np.int32)
+        box = np.asarray(crop_box(geometry), np.float32)
+        person = self._person_mask(outputs["segments"], input_size, box, frame_size,
+                                   np.float32(settings.segmentation_threshold)).numpy()
+        lap("mask")
+        result = SegmentationResult(person_mask=person * np.uint8(255), timings_ms=timings)
+        if part_labels or settings.part_filter:
+            labels = self._part_labels(outputs["part_heatmaps"], input_size, box, frame_size).numpy()
+            labels *= person
+            lap("part_labels")
+            result.part_labels = labels
+        if instances:
+            from .multi_person import decode_persons
+
+            network_outputs = network_outputs_to_numpy(outputs)
+            result.instances, result.persons = decode_persons(
+                network_outputs, geometry, person.astype(bool), settings.multi_person)
+            lap("persons")
+        if settings.part_filter:
+            _apply_part_filter(result, settings.part_filter)
+            if not part_labels:
+                result.part_labels = None
+            lap("part_filter")
+        return result
+
+
+def network_outputs_to_numpy(outputs: Dict[str, "object"]) -> NetworkOutputs:
+    """{field: tf.Tensor [1, h, w, C]} -> NetworkOutputs of (h, w, C) float32; heatmaps get the sigmoid."""
+    arrays = {field: tensor.numpy()[0] for field, tensor in outputs.items()}
+    arrays["heatmaps"] = 1.0 / (1.0 + np.exp(-arrays["heatmaps"]))
+    return NetworkOutputs(**arrays)
+
+
+def _match_outputs(names) -> Dict[str, str]:
+    matched = {}
+    for field, needle in OUTPUT_NODES.items():
+        candidates = [name for name in names if needle in name]
+        if len(candidates) != 1:
+            raise ModelError(f"model outputs {names} do not include exactly one {needle!r}; "
+                             f"is this a BodyPix 2.0 model?")
+        matched[field] = candidates[0]
+    return matched
+
+
+def _scale_to_frame(grid, input_size, box, frame_size):
+    """TFJS `scaleAndCropToInputTensorShape` with sigmoid: [1, h, w, C] logits -> [H, W, C] scores."""
+    import tensorflow as tf
+
+    padded = tf.raw_ops.ResizeBilinear(images=grid, size=input_size, align_corners=True,
+                                       half_pixel_centers=False)
+    return tf.image.crop_and_resize(tf.sigmoid(padded), box[None], [0], frame_size)[0]
+
+
+def _person_mask_graph(segments, input_size, box, frame_size, threshold):
+    import tensorflow as tf
+
+    scores = _scale_to_frame(segments, input_size, box, frame_size)[:, :, 0]
+    return tf.cast(scores > threshold, tf.uint8)
+
+
+def _part_labels_graph(part_heatmaps, input_size, box, frame_size):
+    import tensorflow as tf
+
+    scores = _scale_to_frame(part_heatmaps, input_size, box, frame_size)
+    return tf.cast(tf.argmax(scores, axis=-1) + 1, tf.uint8)
+
+
+def _apply_part_filter(result: SegmentationResult, part_filter) -> None:
+    """Keep only pixels of the parts in `part_filter` in every image of `result`."""
+    keep = np.zeros(256, dtype=bool)
+    keep[[PART_IDS[name] + 1 for name in part_filter]] = True
+    kept = keep[result.part_labels]
+    result.person_mask = np.where(kept, result.person_mask, 0).astype(np.uint8)
+    result.part_labels = np.where(kept, result.part_labels, 0).astype(np.uint8)
+    if result.instances is not None:
+        result.instances = np.where(kept, result.instances, 0).astype(np.uint8)

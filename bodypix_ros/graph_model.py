@@ -1,0 +1,156 @@
+"""A lean loader for TFJS graph models (model.json + weight shards) into TensorFlow.
+
+Needs only `tensorflow` and numpy: the JSON topology is a GraphDef in proto-JSON form,
+the shards are the Const nodes' values, 1- and 2-byte quantized weights are
+dequantized as TFJS does (`value = q * scale + min`, computed in float64, stored
+as float32).
+"""
+
+import json
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from .models import ModelError
+
+SUPPORTED_OPS = frozenset({
+    "Placeholder", "Const", "Identity", "Conv2D", "DepthwiseConv2dNative", "BiasAdd", "Add",
+    "AddV2", "Sub", "Mul", "RealDiv", "Relu", "Relu6", "Minimum", "Maximum", "MaxPool",
+    "AvgPool", "Pad", "PadV2", "MirrorPad", "Sigmoid", "Mean", "Squeeze", "Reshape",
+    "ConcatV2", "ResizeBilinear", "FusedBatchNorm", "FusedBatchNormV3", "Rsqrt", "Shape",
+    "StridedSlice", "Pack", "Cast", "ExpandDims", "Transpose", "Tanh", "Softmax",
+})
+
+_NUMPY_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8,
+                 "uint16": np.uint16, "float16": np.float16, "bool": np.bool_}
+
+
+def weight_byte_size(entry: dict) -> int:
+    """Bytes one `weightsManifest` weight entry occupies in its shard."""
+    stored = entry.get("quantization", {}).get("dtype", entry["dtype"])
+    if stored not in _NUMPY_DTYPES:
+        raise ModelError(f"weight {entry['name']!r} has unsupported dtype {stored!r}")
+    return int(np.prod(entry["shape"], dtype=np.int64)) * np.dtype(_NUMPY_DTYPES[stored]).itemsize
+
+
+def decode_weights(manifest: Sequence[dict], folder: Path) -> Dict[str, np.ndarray]:
+    """Read every shard group of `manifest` from `folder` -> {weight name: array of its dtype and shape}."""
+    weights = {}
+    for group in manifest:
+        buffer = b"".join(_read_shard(folder / path) for path in group["paths"])
+        expected = sum(weight_byte_size(entry) for entry in group["weights"])
+        if len(buffer) != expected:
+            raise ModelError(
+                f"weight shards {', '.join(group['paths'])} in {folder} hold {len(buffer)} bytes "
+                f"but the model.json lists {expected}: the download is truncated or corrupt; "
+                f"delete that folder (or the model cache) and load the model again")
+        offset = 0
+        for entry in group["weights"]:
+            size = weight_byte_size(entry)
+            weights[entry["name"]] = _decode_weight(entry, buffer[offset:offset + size])
+            offset += size
+    return weights
+
+
+def _read_shard(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"cannot read weight shard {path}: {error.strerror}; "
+                         f"download the model again or point --model-base-url at a complete mirror") from None
+
+
+def _decode_weight(entry: dict, raw: bytes) -> np.ndarray:
+    quantization = entry.get("quantization")
+    stored = quantization["dtype"] if quantization else entry["dtype"]
+    values = np.frombuffer(raw, dtype=np.dtype(_NUMPY_DTYPES[stored]).newbyteorder("<"))
+    if quantization and stored in ("uint8", "uint16"):
+        values = values * float(quantization["scale"]) + float(quantization["min"])
+    return values.astype(_NUMPY_DTYPES[entry["dtype"]]).reshape(entry["shape"])
+
+
+def read_model_json(model_json: Path) -> dict:
+    """Parse and sanity-check a TFJS graph-model `model.json`."""
+    try:
+        spec = json.loads(Path(model_json).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ModelError(f"cannot read model file {model_json}: {error.strerror}") from None
+    except ValueError as error:
+        raise ModelError(f"model file {model_json} is not valid JSON ({error}); "
+                         f"delete it and download the model again") from None
+    if not isinstance(spec, dict) or "modelTopology" not in spec or "weightsManifest" not in spec:
+        raise ModelError(f"{model_json} is not a TFJS graph model (no modelTopology/weightsManifest)")
+    nodes = spec["modelTopology"].get("node", [])
+    unsupported = sorted({node["op"] for node in nodes} - SUPPORTED_OPS)
+    if unsupported:
+        raise ModelError(f"{model_json} uses ops this loader does not support: {', '.join(unsupported)}")
+    return spec
+
+
+def output_names(nodes: Sequence[dict]) -> List[str]:
+    """Names of the nodes no other node consumes (the graph's outputs), in file order."""
+    consumed = {name.split(":")[0].lstrip("^") for node in nodes for name in node.get("input", [])}
+    return [node["name"] for node in nodes
+            if node["name"] not in consumed and node["op"] not in ("Const", "Placeholder")]
+
+
+def _normalize_conv_attrs(node) -> None:
+    """Read `strides`/`dilations` as TFJS does: only entries 1 and 2 count (NHWC height, width).
+
+    The BodyPix stride-8 graphs store dilations as [2, 2, 1, 1]; TFJS runs them as
+    height 2, width 1, and so must we to give its results.
+    """
+    if node.op not in ("Conv2D", "DepthwiseConv2dNative"):
+        return
+    for name in ("strides", "dilations"):
+        if name in node.attr and len(node.attr[name].list.i) == 4:
+            values = list(node.attr[name].list.i)
+            node.attr[name].list.i[:] = [1, values[1], values[2], 1]
+
+
+class GraphModel:
+    """A TFJS graph model as a TensorFlow concrete function.
+
+    Call with a float32 [1, H, W, 3] batch (already preprocessed for the architecture);
+    returns {output node name: tf.Tensor [1, h, w, C]}.
+    """
+
+    def __init__(self, spec: dict, weights: Dict[str, np.ndarray]):
+        import tensorflow as tf
+        from google.protobuf import json_format
+
+        topology = dict(spec["modelTopology"])
+        topology.pop("library", None)
+        graph_def = json_format.ParseDict(topology, tf.compat.v1.GraphDef(), ignore_unknown_fields=True)
+        for node in graph_def.node:
+            _normalize_conv_attrs(node)
+            if node.op == "Const":
+                if node.name not in weights:
+                    raise ModelError(f"model has no weight for constant {node.name!r}")
+                node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
+        placeholders = [node.name for node in graph_def.node if node.op == "Placeholder"]
+        if len(placeholders) != 1:
+            raise ModelError(f"expected one input placeholder, found {placeholders}")
+        self.input_name = placeholders[0]
+        self.output_names = output_names(spec["modelTopology"]["node"])
+
+        def import_graph():
+            tf.compat.v1.import_graph_def(graph_def, name="")
+
+        wrapped = tf.compat.v1.wrap_function(import_graph, [])
+        graph = wrapped.graph
+        self._function = wrapped.prune(
+            feeds=graph.get_tensor_by_name(self.input_name + ":0"),
+            fetches={name: graph.get_tensor_by_name(name + ":0") for name in self.output_names})
+
+    def __call__(self, batch):
+        return self._function(batch)
+
+
+def load_graph_model(model_json: Path) -> GraphModel:
+    """Load `model_json` and the shards beside it; raises ModelError with a fix for bad files."""
+    model_json = Path(model_json)
+    spec = read_model_json(model_json)
+    weights = decode_weights(spec["weightsManifest"], model_json.parent)
+    return GraphModel(spec, weights)

@@ -1,0 +1,216 @@
+"""BodyPix 2.0 model names and where a model's files come from.
+
+A model is named like the official download tree
+(`<base>/mobilenet/<quant>/<multiplier>/model-stride<S>.json`,
+`<base>/resnet50/<quant>/model-stride<S>.json`), e.g.
+'mobilenet_quant2_075_stride16' (the TFJS default) or 'resnet50_float_stride32'.
+`resolve_model` turns a name, a local model.json or a model.json URL into a
+verified local model.json; downloads and the cache live in `model_store.py`.
+No TensorFlow here.
+"""
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+DEFAULT_MODEL = "mobilenet_quant2_075_stride16"
+OFFICIAL_BASE_URL = "https://storage.googleapis.com/tfjs-models/savedmodel/bodypix/"
+BASE_URL_ENV = "BODYPIX_MODEL_BASE_URL"
+CACHE_DIR_ENV = "BODYPIX_MODEL_CACHE_DIR"
+
+ARCHITECTURES = ("mobilenet_v1", "resnet50")
+QUANTS = ("float", "quant2", "quant1")
+MOBILENET_MULTIPLIERS = (0.5, 0.75, 1.0)
+OUTPUT_STRIDES = {"mobilenet_v1": (8, 16), "resnet50": (16, 32)}
+WEIGHT_BYTES = {"float": 4, "quant2": 2, "quant1": 1}
+"""Bytes per stored weight: TFJS `quantBytes`."""
+
+_ARCHITECTURE_FOLDERS = {"mobilenet_v1": "mobilenet", "resnet50": "resnet50"}
+_MULTIPLIER_FOLDERS = {0.5: "050", 0.75: "075", 1.0: "100"}
+_OFFICIAL_PATH = re.compile(
+    r"(?:^|/)(?P<arch>mobilenet|resnet50)/(?P<quant>float|quant2|quant1)/"
+    r"(?:(?P<mult>050|075|100)/)?model-stride(?P<stride>\d+)\.json$")
+
+
+class ModelError(RuntimeError):
+    """A model cannot be named, found, downloaded or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One official BodyPix 2.0 model.
+
+    multiplier: MobileNetV1 depth multiplier (0.5, 0.75, 1.0), None for ResNet50;
+    output_stride: network-input pixels per output-grid cell.
+    """
+
+    architecture: str
+    quant: str
+    multiplier: Optional[float]
+    output_stride: int
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ModelError(f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+        if self.quant not in QUANTS:
+            raise ModelError(f"weights {self.quant!r} are not one of {', '.join(QUANTS)}")
+        multipliers = MOBILENET_MULTIPLIERS if self.architecture == "mobilenet_v1" else (None,)
+        if self.multiplier not in multipliers:
+            raise ModelError(f"{self.architecture} has no multiplier {self.multiplier!r}; valid: {multipliers}")
+        if self.output_stride not in OUTPUT_STRIDES[self.architecture]:
+            raise ModelError(f"{self.architecture} has no output stride {self.output_stride!r}; "
+                             f"valid: {OUTPUT_STRIDES[self.architecture]}")
+
+    @property
+    def name(self) -> str:
+        """Short name, e.g. 'mobilenet_quant2_075_stride16', 'resnet50_float_stride32'."""
+        parts = [_ARCHITECTURE_FOLDERS[self.architecture], self.quant]
+        if self.multiplier is not None:
+            parts.append(_MULTIPLIER_FOLDERS[self.multiplier])
+        return "_".join(parts + [f"stride{self.output_stride}"])
+
+    @property
+    def relative_path(self) -> str:
+        """model.json path in the official tree, e.g. 'mobilenet/quant2/075/model-stride16.json'."""
+        parts = [_ARCHITECTURE_FOLDERS[self.architecture], self.quant]
+        if self.multiplier is not None:
+            parts.append(_MULTIPLIER_FOLDERS[self.multiplier])
+        return "/".join(parts + [f"model-stride{self.output_stride}.json"])
+
+
+def all_model_specs() -> Tuple[ModelSpec, ...]:
+    """Every official model: MobileNetV1 (3 weights x 3 multipliers x 2 strides), ResNet50 (3 x 2)."""
+    mobilenets = tuple(ModelSpec("mobilenet_v1", quant, multiplier, stride)
+                       for quant in QUANTS for multiplier in MOBILENET_MULTIPLIERS
+                       for stride in OUTPUT_STRIDES["mobilenet_v1"])
+    resnets = tuple(ModelSpec("resnet50", quant, None, stride)
+                    for quant in QUANTS for stride in OUTPUT_STRIDES["resnet50"])
+    return mobilenets + resnets
+
+
+def model_names() -> Tuple[str, ...]:
+    """All valid short model names."""
+    return tuple(spec.name for spec in all_model_specs())
+
+
+def parse_model_name(name: str) -> ModelSpec:
+    """Short name -> ModelSpec; ModelError listing the valid names otherwise."""
+    specs = {spec.name: spec for spec in all_model_specs()}
+    key = name.strip().lower()
+    if key in specs:
+        return specs[key]
+    close = difflib.get_close_matches(key, specs, n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise ModelError(f"unknown model {name!r}{hint}; valid names: {', '.join(specs)}; "
+                     f"or pass a path or http(s) URL to a model.json")
+
+
+def spec_from_path(path: str) -> Optional[ModelSpec]:
+    """The official model a path or URL ending like the official tree names, else None."""
+    match = _OFFICIAL_PATH.search(path.replace("\\", "/"))
+    if match is None:
+        return None
+    architecture = "resnet50" if match["arch"] == "resnet50" else "mobilenet_v1"
+    multipliers = {folder: value for value, folder in _MULTIPLIER_FOLDERS.items()}
+    try:
+        return ModelSpec(architecture, match["quant"], multipliers.get(match["mult"]), int(match["stride"]))
+    except ModelError:
+        return None
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A verified local model.json and what the engine needs to know about it."""
+
+    model_json: Path
+    name: str
+    architecture: str
+    output_stride: int
+
+
+def default_cache_dir() -> Path:
+    """$BODYPIX_MODEL_CACHE_DIR, else $XDG_CACHE_HOME/bodypix_ros, else ~/.cache/bodypix_ros."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "bodypix_ros"
+
+
+def default_base_url() -> str:
+    """$BODYPIX_MODEL_BASE_URL, else the official TFJS storage."""
+    return os.environ.get(BASE_URL_ENV) or OFFICIAL_BASE_URL
+
+
+def resolve_model(model: str, base_url: Optional[str] = None,
+                  cache_dir: Optional[str] = None) -> ResolvedModel:
+    """A short name, local model.json path or http(s) model.json URL -> verified local model.
+
+    base_url (for short names): argument > $BODYPIX_MODEL_BASE_URL > OFFICIAL_BASE_URL;
+    an http(s) URL (downloaded into the cache once) or a local directory laid
+    out like the official tree (used in place). cache_dir: argument >
+    $BODYPIX_MODEL_CACHE_DIR > $XDG_CACHE_HOME/bodypix_ros > ~/.cache/bodypix_ros.
+    Raises ModelError saying what to do.
+    """
+    from . import model_store  # model_store imports ModelError from here
+
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    if _is_url(model) or _looks_like_path(model):
+        source = model
+        spec = spec_from_path(urlsplit(model).path if _is_url(model) else model)
+    else:
+        spec = parse_model_name(model)
+        base = base_url or default_base_url()
+        source = _join(base, spec.relative_path)
+    if _is_url(source):
+        model_json = model_store.fetch_model(source, cache)
+    else:
+        model_json = Path(_local_path(source)).expanduser()
+        model_store.verify_model_files(model_json)
+    if spec is not None:
+        return ResolvedModel(model_json, spec.name, spec.architecture, spec.output_stride)
+    architecture, stride = _infer_architecture_and_stride(source)
+    return ResolvedModel(model_json, source, architecture, stride)
+
+
+def _infer_architecture_and_stride(source: str) -> Tuple[str, int]:
+    """'resnet' in the path -> ResNet50, 'stride<N>' -> output stride N (tf-bodypix's rule)."""
+    match = re.search(r"stride(\d+)", source)
+    architecture = "resnet50" if "resnet" in source.lower() else "mobilenet_v1"
+    if match is None or int(match[1]) not in OUTPUT_STRIDES[architecture]:
+        raise ModelError(
+            f"cannot tell the output stride of {source!r}: name the file like the official tree "
+            f"(e.g. .../mobilenet/quant2/075/model-stride16.json, 'resnet' in the path for ResNet50; "
+            f"{architecture} strides: {OUTPUT_STRIDES[architecture]}) or use a short model name "
+            f"with --model-base-url pointing at your mirror")
+    return architecture, int(match[1])
+
+
+def _is_url(text: str) -> bool:
+    return urlsplit(text).scheme in ("http", "https")
+
+
+def _looks_like_path(text: str) -> bool:
+    return (text.lower().endswith(".json") or text.startswith("file://") or "/" in text
+            or os.sep in text or Path(text).expanduser().exists())
+
+
+def _local_path(text: str) -> str:
+    """'file:///a/b' -> '/a/b'; other text unchanged."""
+    return url2pathname(urlsplit(text).path) if text.startswith("file://") else text
+
+
+def _join(base: str, relative_path: str) -> str:
+    """Base URL or directory + official relative path."""
+    if _is_url(base):
+        return base.rstrip("/") + "/" + relative_path
+    directory = Path(_local_path(base)).expanduser()
+    if not directory.is_dir():
+        raise ModelError(f"model base URL {base!r} is neither an http(s) URL nor an existing directory; "
+                         f"pass --model-base-url (or set {BASE_URL_ENV}) to a URL or a local mirror "
+                         f"laid out like {OFFICIAL_BASE_URL}")
+    return str(directory / relative_path)

@@ -1,0 +1,139 @@
+"""Multi-person pose decoding: port of TFJS body-pix 2.2 `decodeMultiplePoses` + `scaleAndFlipPoses`.
+
+Poses are (n, 17, 3) float64 arrays of rows (x, y, score) in `parts.KEYPOINT_NAMES`
+order; positions are in network-input pixels until `scale_poses` maps them to the frame.
+"""
+
+import math
+from typing import List, Tuple
+
+import numpy as np
+
+from ..geometry import InputGeometry
+from ..parts import KEYPOINT_NAMES
+from ..result import NetworkOutputs
+from .candidates import max_heap_order, root_candidates
+
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+KEYPOINT_IDS = {name: index for index, name in enumerate(KEYPOINT_NAMES)}
+
+POSE_CHAIN = (
+    ("nose", "leftEye"), ("leftEye", "leftEar"), ("nose", "rightEye"), ("rightEye", "rightEar"),
+    ("nose", "leftShoulder"), ("leftShoulder", "leftElbow"), ("leftElbow", "leftWrist"),
+    ("leftShoulder", "leftHip"), ("leftHip", "leftKnee"), ("leftKnee", "leftAnkle"),
+    ("nose", "rightShoulder"), ("rightShoulder", "rightElbow"), ("rightElbow", "rightWrist"),
+    ("rightShoulder", "rightHip"), ("rightHip", "rightKnee"), ("rightKnee", "rightAnkle"),
+)
+"""TFJS `poseChain`: (parent, child) keypoint names; edge e is displacement channel e."""
+
+EDGES = tuple((KEYPOINT_IDS[parent], KEYPOINT_IDS[child]) for parent, child in POSE_CHAIN)
+OFFSET_REFINE_STEPS = 2
+"""TFJS `traverseToTargetKeypoint` offsetRefineStep."""
+
+
+def _js_round(value: float) -> int:
+    """JavaScript Math.round: halves round towards +inf."""
+    return math.floor(value + 0.5)
+
+
+class _PoseDecoder:
+    """The grid outputs of one frame as float64 (TFJS decodes in doubles), shapes (h, w, C)."""
+
+    def __init__(self, outputs: NetworkOutputs, output_stride: int):
+        self.scores = outputs.heatmaps.astype(np.float64)
+        self.offsets = outputs.short_offsets.astype(np.float64)
+        self.displacement_fwd = outputs.displacement_fwd.astype(np.float64)
+        self.displacement_bwd = outputs.displacement_bwd.astype(np.float64)
+        self.stride = output_stride
+        self.height, self.width = self.scores.shape[:2]
+
+    def nearest_cell(self, y: float, x: float) -> Tuple[int, int]:
+        """TFJS `getStridedIndexNearPoint`: input-pixel point -> clamped grid (row, column)."""
+        row = min(max(_js_round(y / self.stride), 0), self.height - 1)
+        column = min(max(_js_round(x / self.stride), 0), self.width - 1)
+        return row, column
+
+    def keypoint_position(self, row: int, column: int, keypoint: int) -> Tuple[float, float]:
+        """TFJS `getImageCoords`: grid cell + short offset of `keypoint` -> input-pixel (y, x)."""
+        return (row * self.stride + self.offsets[row, column, keypoint],
+                column * self.stride + self.offsets[row, column, keypoint + NUM_KEYPOINTS])
+
+    def traverse(self, edge: int, source: Tuple[float, float], target: int,
+                 displacements: np.ndarray) -> Tuple[float, float, float]:
+        """TFJS `traverseToTargetKeypoint`: follow displacement `edge` from `source` (y, x),
+        refine on `target`'s short offsets -> (y, x, score) of the target keypoint."""
+        num_edges = displacements.shape[2] // 2
+        row, column = self.nearest_cell(*source)
+        y = source[0] + displacements[row, column, edge]
+        x = source[1] + displacements[row, column, num_edges + edge]
+        for _ in range(OFFSET_REFINE_STEPS):
+            row, column = self.nearest_cell(y, x)
+            y, x = self.keypoint_position(row, column, target)
+        row, column = self.nearest_cell(y, x)
+        return y, x, self.scores[row, column, target]
+
+    def decode_pose(self, root_score: float, row: int, column: int, root: int) -> np.ndarray:
+        """TFJS `decodePose`: (17, 3) rows (x, y, score) grown from the root along the chain."""
+        found = [None] * NUM_KEYPOINTS
+        found[root] = (*self.keypoint_position(row, column, root), root_score)
+        for edge in reversed(range(len(EDGES))):
+            parent, child = EDGES[edge]
+            if found[child] is not None and found[parent] is None:
+                found[parent] = self.traverse(edge, found[child][:2], parent, self.displacement_bwd)
+        for edge, (parent, child) in enumerate(EDGES):
+            if found[parent] is not None and found[child] is None:
+                found[child] = self.traverse(edge, found[parent][:2], child, self.displacement_fwd)
+        return np.array([(x, y, score) for y, x, score in found], dtype=np.float64)
+
+
+def _within_nms_radius(poses: List[np.ndarray], squared_radius: float,
+                       x: float, y: float, keypoint: int) -> bool:
+    """TFJS `withinNmsRadiusOfCorrespondingPoint`."""
+    return any((pose[keypoint, 0] - x) ** 2 + (pose[keypoint, 1] - y) ** 2 <= squared_radius
+               for pose in poses)
+
+
+def _instance_score(poses: List[np.ndarray], squared_radius: float, keypoints: np.ndarray) -> float:
+    """TFJS `getInstanceScore`: mean keypoint score, counting 0 for keypoints an earlier pose claims."""
+    total = 0.0
+    for keypoint, (x, y, score) in enumerate(keypoints):
+        if not _within_nms_radius(poses, squared_radius, x, y, keypoint):
+            total += score
+    return total / len(keypoints)
+
+
+def decode_multiple_poses(outputs: NetworkOutputs, output_stride: int, max_detections: int,
+                          score_threshold: float, nms_radius: float) -> Tuple[np.ndarray, np.ndarray]:
+    """TFJS `decodeMultiplePoses` on the grid outputs.
+
+    Returns keypoints (n, 17, 3) float64 rows (x, y, score) in network-input pixels and
+    pose scores (n,) float64, n <= max_detections, in TFJS detection order (decreasing
+    root score; pose scores need not decrease). nms_radius is in network-input pixels.
+    """
+    decoder = _PoseDecoder(outputs, output_stride)
+    candidates = root_candidates(decoder.scores, score_threshold)
+    squared_radius = nms_radius * nms_radius
+    poses: List[np.ndarray] = []
+    scores: List[float] = []
+    for index in max_heap_order(candidates.scores.tolist()):
+        if len(poses) >= max_detections:
+            break
+        row, column = int(candidates.grid_y[index]), int(candidates.grid_x[index])
+        root = int(candidates.keypoint[index])
+        y, x = decoder.keypoint_position(row, column, root)
+        if _within_nms_radius(poses, squared_radius, x, y, root):
+            continue
+        keypoints = decoder.decode_pose(candidates.scores[index], row, column, root)
+        scores.append(_instance_score(poses, squared_radius, keypoints))
+        poses.append(keypoints)
+    return (np.array(poses, dtype=np.float64).reshape(-1, NUM_KEYPOINTS, 3),
+            np.array(scores, dtype=np.float64))
+
+
+def scale_poses(keypoints: np.ndarray, geometry: InputGeometry) -> np.ndarray:
+    """TFJS `scaleAndFlipPoses` without flip: input-pixel (n, 17, 3) -> frame pixels, scores kept."""
+    scale_y, scale_x = geometry.input_scale
+    scaled = keypoints.copy()
+    scaled[..., 0] = keypoints[..., 0] * scale_x - geometry.padding.left
+    scaled[..., 1] = keypoints[..., 1] * scale_y - geometry.padding.top
+    return scaled

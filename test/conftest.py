@@ -1,0 +1,63 @@
+"""Shared test fixtures: the `../shared` data folder and engines on its real models."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BODYPIX_SHARED_DIR", REPO.parent / "shared"))
+MODELS = SHARED / "models" / "bodypix"
+REFERENCE = SHARED / "reference"
+REFERENCE_MODELS = ("mobilenet_quant2_075_stride16", "mobilenet_float_050_stride16",
+                    "mobilenet_quant2_075_stride8")
+REFERENCE_STEMS = tuple(sorted(p.stem for p in (REFERENCE / "inputs").glob("*.png")))
+
+
+def require_shared():
+    if not MODELS.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED} (set BODYPIX_SHARED_DIR)")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    require_shared()
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """Local mirror laid out like the official tree: models_dir / 'mobilenet/quant2/075/...'."""
+    require_shared()
+    return MODELS
+
+
+_ENGINES = {}
+
+
+def load_engine(name: str):
+    """A cached engine for model `name` (e.g. 'mobilenet_quant2_075_stride16') from ../shared."""
+    require_shared()
+    if name not in _ENGINES:
+        from bodypix_ros.engine import BodyPixEngine
+        _ENGINES[name] = BodyPixEngine.load(name, base_url=str(MODELS))
+    return _ENGINES[name]
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The default model (MobileNetV1 0.75, quant2, stride 16)."""
+    return load_engine("mobilenet_quant2_075_stride16")
+
+
+def read_png(path: Path) -> np.ndarray:
+    from PIL import Image
+    with Image.open(path) as image:
+        return np.array(image)
+
+
+def reference_input(stem: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB: the exact pixels the original TFJS BodyPix saw."""
+    require_shared()
+    return read_png(REFERENCE / "inputs" / f"{stem}.png")[..., :3]

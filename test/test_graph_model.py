@@ -1,0 +1,91 @@
+"""The lean TFJS graph-model loader: weight decoding, bad files, tf-bodypix compatibility."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bodypix_ros.graph_model import decode_weights, load_graph_model, output_names, read_model_json
+from bodypix_ros.models import ModelError
+from conftest import MODELS, REFERENCE, read_png, reference_input
+
+
+def write_shard(folder, entries, payloads):
+    (folder / "shard.bin").write_bytes(b"".join(payloads))
+    return [{"paths": ["shard.bin"], "weights": entries}]
+
+
+def test_dequantizes_1_and_2_byte_weights_like_tfjs(tmp_path):
+    q8 = np.array([0, 1, 255, 128], np.uint8)
+    q16 = np.array([0, 65535, 300], np.uint16)
+    plain = np.array([[1.5, -2.25]], np.float32)
+    entries = [
+        {"name": "a", "shape": [2, 2], "dtype": "float32",
+         "quantization": {"dtype": "uint8", "min": -1.0, "scale": 0.01}},
+        {"name": "b", "shape": [3], "dtype": "float32",
+         "quantization": {"dtype": "uint16", "min": 0.5, "scale": 1e-4}},
+        {"name": "c", "shape": [1, 2], "dtype": "float32"},
+    ]
+    manifest = write_shard(tmp_path, entries, [q8.tobytes(), q16.tobytes(), plain.tobytes()])
+    weights = decode_weights(manifest, tmp_path)
+    np.testing.assert_array_equal(weights["a"], (q8 * 0.01 - 1.0).astype(np.float32).reshape(2, 2))
+    np.testing.assert_array_equal(weights["b"], (q16 * 1e-4 + 0.5).astype(np.float32))
+    np.testing.assert_array_equal(weights["c"], plain)
+    assert all(w.dtype == np.float32 for w in weights.values())
+
+
+def test_truncated_shard_is_rejected(tmp_path):
+    entries = [{"name": "c", "shape": [4], "dtype": "float32"}]
+    manifest = write_shard(tmp_path, entries, [np.zeros(3, np.float32).tobytes()])
+    with pytest.raises(ModelError, match="12 bytes but the model.json lists 16"):
+        decode_weights(manifest, tmp_path)
+
+
+def test_missing_shard_is_rejected(tmp_path):
+    manifest = [{"paths": ["nowhere.bin"], "weights": []}]
+    with pytest.raises(ModelError, match="cannot read weight shard"):
+        decode_weights(manifest, tmp_path)
+
+
+def test_bad_model_json_is_rejected(tmp_path):
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        read_model_json(broken)
+    broken.write_text(json.dumps({"format": "layers-model"}))
+    with pytest.raises(ModelError, match="not a TFJS graph model"):
+        read_model_json(broken)
+    broken.write_text(json.dumps({"modelTopology": {"node": [{"name": "x", "op": "MagicOp"}]},
+                                  "weightsManifest": []}))
+    with pytest.raises(ModelError, match="MagicOp"):
+        read_model_json(broken)
+
+
+def test_output_names_are_the_unconsumed_nodes():
+    nodes = [{"name": "in", "op": "Placeholder"}, {"name": "w", "op": "Const"},
+             {"name": "conv", "op": "Conv2D", "input": ["in", "w"]},
+             {"name": "relu", "op": "Relu", "input": ["conv:0"]},
+             {"name": "side", "op": "Sigmoid", "input": ["conv"]}]
+    assert output_names(nodes) == ["relu", "side"]
+
+
+def test_loaded_model_feeds_tf_bodypix_wrapper(models_dir):
+    from tf_bodypix.model import BodyPixModelWrapper, MobileNetBodyPixPredictWrapper
+
+    graph = load_graph_model(models_dir / "mobilenet/quant2/075/model-stride16.json")
+    wrapper = BodyPixModelWrapper(MobileNetBodyPixPredictWrapper(graph), output_stride=16)
+    stem = "three_people"
+    mask = wrapper.predict_single(reference_input(stem)).get_mask(threshold=0.7).numpy()[..., 0] > 0
+    expected = read_png(REFERENCE / "mobilenet_quant2_075_stride16" / stem / "person_mask.png") > 127
+    iou = (mask & expected).sum() / (mask | expected).sum()
+    assert 0.85 < iou < 0.99  # tf-bodypix's own resize: close to, not equal to, TFJS
+
+
+def test_shared_models_have_the_bodypix_outputs():
+    if not MODELS.is_dir():
+        pytest.skip("shared models absent")
+    spec = read_model_json(MODELS / "mobilenet/float/050/model-stride8.json")
+    names = output_names(spec["modelTopology"]["node"])
+    for needle in ("float_segments", "float_part_heatmaps", "float_heatmaps", "float_long_offsets",
+                   "displacement_fwd", "displacement_bwd", "float_short_offsets"):
+        assert sum(needle in name for name in names) == 1
