@@ -59,6 +59,8 @@ def add_subcommands(subparsers) -> None:
     FrameError, CliError or UsageError are printed as one line by `main`.
     """
     add_segment_parser(subparsers)
+    from .bench import add_bench_parser  # imported here: bench.py imports this module's helpers
+    add_bench_parser(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,31 +193,37 @@ def add_segment_parser(subparsers) -> None:
 
 
 def run_segment(args: argparse.Namespace) -> int:
+    """Check settings and inputs, load the model, segment each image and write its outputs."""
     settings = settings_from_args(args)
     overlay_mode = args.overlay_mode or ("persons" if settings.multi_person.enabled else "parts")
     if overlay_mode == "persons" and not settings.multi_person.enabled:
         raise UsageError("--overlay-mode persons needs --multi-person")
     paths = find_images(args.images)
     _check_distinct_stems(paths)
+    if paths:
+        for path in paths:
+            identify_image(path)
+        frames = ((path.name, read_image(path)) for path in paths)
+    else:
+        frames = iter([(DEMO_IMAGE_NAME, demo_image())])
+    count = len(paths) or 1
     try:
         args.output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CliError(f"cannot create output dir {args.output_dir}: {error.strerror}") from None
     engine = load_engine(args)
-    inputs = [(path.name, path) for path in paths] or [(DEMO_IMAGE_NAME, None)]
     written = 0
-    for index, (name, path) in enumerate(inputs, start=1):
-        frame = read_image(path) if path is not None else demo_image()
+    for index, (name, frame) in enumerate(frames, start=1):
         started = time.perf_counter()
         result = engine.segment(frame, settings)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         written += len(write_outputs(args.output_dir, Path(name).stem, frame, result, overlay_mode,
-                                args.overlay_alpha, engine.model_name))
-        if len(inputs) > 1:
-            print(f"[{index}/{len(inputs)}] {name} {elapsed_ms:.0f} ms", file=sys.stderr)
+                                     args.overlay_alpha, engine.model_name))
+        if count > 1:
+            print(f"[{index}/{count}] {name} {elapsed_ms:.0f} ms", file=sys.stderr)
         if args.timing:
             print(format_timings(name, result.timings_ms))
-    print(f"wrote {written} files for {len(inputs)} image(s) to {args.output_dir}", file=sys.stderr)
+    print(f"wrote {written} files for {count} image(s) to {args.output_dir}", file=sys.stderr)
     return 0
 
 
@@ -247,14 +255,25 @@ def _check_distinct_stems(paths: Sequence[Path]) -> None:
         seen[path.stem] = path
 
 
+def identify_image(path: Path) -> None:
+    """Check that PIL recognises the file's format (reads the header only); CliError if not."""
+    from PIL import Image
+
+    try:
+        with Image.open(path):
+            pass
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise CliError(f"cannot read image {path}: {error}") from None
+
+
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file (EXIF orientation applied); CliError if unreadable."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as image:
             return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as error:
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise CliError(f"cannot read image {path}: {error}") from None
 
 
@@ -283,7 +302,7 @@ def write_outputs(output_dir: Path, stem: str, frame: np.ndarray, result: Segmen
         if result.instances is not None:
             written.append(output_dir / f"{stem}.persons.json")
             record = persons_record(result, model_name)
-            written[-1].write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+            written[-1].write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     except OSError as error:
         raise CliError(f"cannot write {written[-1]}: {error}") from None
     return written

@@ -12,12 +12,13 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .geometry import InputGeometry, crop_box, input_geometry
+from .geometry import InputGeometry, input_geometry
 from .graph_model import GraphModel, load_graph_model
 from .models import DEFAULT_MODEL, ModelError, resolve_model
 from .parts import PART_IDS
 from .result import NetworkOutputs, SegmentationResult
 from .settings import SegmentationSettings
+from .upscale import frame_labels
 
 IMAGENET_MEAN = (-123.15, -115.90, -103.06)
 """Added to RGB values before ResNet50 (TFJS `resnet.ts`)."""
@@ -73,13 +74,10 @@ class BodyPixEngine:
         frame_spec = tf.TensorSpec([None, None, 3], tf.uint8)
         size_spec = tf.TensorSpec([2], tf.int32)
         grid_spec = tf.TensorSpec([1, None, None, None], tf.float32)
-        box_spec = tf.TensorSpec([4], tf.float32)
         self._preprocess = tf.function(self._preprocess_graph, input_signature=[
             frame_spec, tf.TensorSpec([4], tf.int32), size_spec])
-        self._person_mask = tf.function(_person_mask_graph, input_signature=[
-            grid_spec, size_spec, box_spec, size_spec, tf.TensorSpec([], tf.float32)])
-        self._part_labels = tf.function(_part_labels_graph, input_signature=[
-            grid_spec, size_spec, box_spec, size_spec])
+        self._person_scores = tf.function(_person_scores_graph, input_signature=[grid_spec, size_spec])
+        self._part_scores = tf.function(_part_scores_graph, input_signature=[grid_spec, size_spec])
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
@@ -96,8 +94,7 @@ class BodyPixEngine:
     def _preprocess_graph(self, frame, padding, input_size):
         import tensorflow as tf
 
-        image = tf.cast(frame, tf.float32)
-        image = tf.pad(image, [[padding[0], padding[1]], [padding[2], padding[3]], [0, 0]])
+        image = tf.pad(frame, [[padding[0], padding[1]], [padding[2], padding[3]], [0, 0]])
         batch = tf.raw_ops.ResizeBilinear(images=image[None], size=input_size,
                                           align_corners=False, half_pixel_centers=False)
         if self.architecture == "resnet50":
@@ -131,17 +128,21 @@ class BodyPixEngine:
         outputs = {field: raw[node] for field, node in self._output_keys.items()}
         lap("network")
         input_size = np.asarray(geometry.input_size, np.int32)
-        frame_size = np.asarray(geometry.frame_size, np.int32)
-        box = np.asarray(crop_box(geometry), np.float32)
-        person = self._person_mask(outputs["segments"], input_size, box, frame_size,
-                                   np.float32(settings.segmentation_threshold)).numpy()
-        lap("mask")
-        result = SegmentationResult(person_mask=person * np.uint8(255), timings_ms=timings)
+        threshold = settings.segmentation_threshold
+        person_scores = self._person_scores(outputs["segments"], input_size).numpy()
         if part_labels or settings.part_filter:
-            labels = self._part_labels(outputs["part_heatmaps"], input_size, box, frame_size).numpy()
-            labels *= person
+            lap("mask")
+            part_logits, part_argmax = self._part_scores(outputs["part_heatmaps"], input_size)
+            labels = frame_labels(geometry, person_scores, threshold,
+                                  part_logits.numpy(), part_argmax.numpy())
+            person = np.minimum(labels, 1)
             lap("part_labels")
-            result.part_labels = labels
+        else:
+            person = frame_labels(geometry, person_scores, threshold)
+            labels = None
+            lap("mask")
+        result = SegmentationResult(person_mask=person * np.uint8(255), part_labels=labels,
+                                    timings_ms=timings)
         if instances:
             from .multi_person import decode_persons
 
@@ -175,27 +176,22 @@ def _match_outputs(names) -> Dict[str, str]:
     return matched
 
 
-def _scale_to_frame(grid, input_size, box, frame_size):
-    """TFJS `scaleAndCropToInputTensorShape` with sigmoid: [1, h, w, C] logits -> [H, W, C] scores."""
+def _person_scores_graph(segments, input_size):
+    """TFJS `scaleAndCropToInputTensorShape` up to the sigmoid: [1, h, w, 1] logits -> [H_in, W_in] scores."""
     import tensorflow as tf
 
-    padded = tf.raw_ops.ResizeBilinear(images=grid, size=input_size, align_corners=True,
+    logits = tf.raw_ops.ResizeBilinear(images=segments, size=input_size, align_corners=True,
                                        half_pixel_centers=False)
-    return tf.image.crop_and_resize(tf.sigmoid(padded), box[None], [0], frame_size)[0]
+    return tf.sigmoid(logits[0, :, :, 0])
 
 
-def _person_mask_graph(segments, input_size, box, frame_size, threshold):
+def _part_scores_graph(part_heatmaps, input_size):
+    """[1, h, w, 24] logits -> ([H_in, W_in, 24] logits, [H_in, W_in] uint8 argmax part)."""
     import tensorflow as tf
 
-    scores = _scale_to_frame(segments, input_size, box, frame_size)[:, :, 0]
-    return tf.cast(scores > threshold, tf.uint8)
-
-
-def _part_labels_graph(part_heatmaps, input_size, box, frame_size):
-    import tensorflow as tf
-
-    scores = _scale_to_frame(part_heatmaps, input_size, box, frame_size)
-    return tf.cast(tf.argmax(scores, axis=-1) + 1, tf.uint8)
+    logits = tf.raw_ops.ResizeBilinear(images=part_heatmaps, size=input_size, align_corners=True,
+                                       half_pixel_centers=False)[0]
+    return logits, tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
 
 
 def _apply_part_filter(result: SegmentationResult, part_filter) -> None:

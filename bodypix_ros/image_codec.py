@@ -84,7 +84,7 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, is_bigendian
     if encoding == "mono8":
         return np.repeat(pixels, 3, axis=2)
     if encoding == "mono16":
-        return np.repeat(stretch_to_uint8(pixels[:, :, 0]), 3, axis=2)
+        return np.repeat(stretch_to_uint8(pixels[:, :, 0])[:, :, None], 3, axis=2)
     import cv2
 
     if encoding in _YUV_CODES:

@@ -8,6 +8,7 @@ from `settings.py`, overlay modes from `render.py`, the default model from `mode
 """
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from .models import DEFAULT_MODEL
@@ -60,8 +61,9 @@ class ParameterSpec:
 
 
 def parse_part_filter(value) -> Tuple[str, ...]:
-    """A list of part names, a comma/space separated string, or empty (any type) -> names in TFJS order."""
-    if isinstance(value, (list, tuple)):
+    """A sequence of part names, a comma/space separated string, or an empty array of any type
+    (`ros2 param set ... part_filter "[]"` sends a bool array) -> names in TFJS order."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
         if not all(isinstance(name, str) for name in value):
             raise ParameterError(f"part_filter must list part names (strings), not {list(value)!r}")
         names = [name.strip() for name in value if name.strip()]
@@ -90,9 +92,9 @@ _RESOLUTION_NAMES = ", ".join(INTERNAL_RESOLUTION_NAMES)
 PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "internal_resolution", _DEFAULTS.internal_resolution, "string",
-        f"Network input size: {_RESOLUTION_NAMES} "
-        f"({', '.join(str(v) for v in INTERNAL_RESOLUTION_NAMES.values())} of the frame) or a number in "
-        f"[{INTERNAL_RESOLUTION_RANGE[0]}, {INTERNAL_RESOLUTION_RANGE[1]}]; higher is finer and slower.",
+        "Network input size as a fraction of the frame: "
+        + ", ".join(f"{name} {fraction}" for name, fraction in INTERNAL_RESOLUTION_NAMES.items())
+        + ", or a number; higher is finer and slower.",
         dynamic_typing=True, parse=parse_internal_resolution, doc_type="string or double",
         doc_values=f"{_RESOLUTION_NAMES} or [{INTERNAL_RESOLUTION_RANGE[0]}, {INTERNAL_RESOLUTION_RANGE[1]}]"),
     ParameterSpec(

@@ -7,17 +7,21 @@ import numpy as np
 from .parts import PERSON_COLORS, RAINBOW_PART_COLORS
 
 OVERLAY_MODES = ("parts", "persons", "mask")
-MASK_COLOR = (0, 255, 0)
+MASK_COLOR = np.array([(0, 255, 0)], dtype=np.uint8)
+
+
+def label_palette(palette: np.ndarray) -> np.ndarray:
+    """(K, 3) palette -> (256, 3) uint8 table: label k >= 1 takes row (k - 1) % K, label 0 row 0 (unused)."""
+    palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    return palette[(np.arange(256) - 1) % len(palette)]
 
 
 def color_labels(labels: np.ndarray, palette: np.ndarray,
                  background: Sequence[int] = (0, 0, 0)) -> np.ndarray:
-    """(H, W) uint8 labels (0 = background, k = palette row (k - 1) % len) -> (H, W, 3) uint8."""
-    palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
-    lookup = np.empty((256, 3), dtype=np.uint8)
-    lookup[0] = background
-    lookup[1:] = palette[np.arange(255) % len(palette)]
-    return lookup[labels]
+    """(H, W) uint8 labels (0 = background, k = palette row (k - 1) % K) -> (H, W, 3) uint8."""
+    table = label_palette(palette)
+    table[0] = background
+    return table[labels]
 
 
 def color_parts(part_labels: np.ndarray, palette: np.ndarray = RAINBOW_PART_COLORS,
@@ -32,24 +36,34 @@ def color_persons(instances: np.ndarray, palette: np.ndarray = PERSON_COLORS,
     return color_labels(instances, palette, background)
 
 
-def blend(frame: np.ndarray, colors: np.ndarray, where: np.ndarray, alpha: float) -> np.ndarray:
-    """frame * (1 - alpha) + colors * alpha on pixels where `where` is non-zero; (H, W, 3) uint8."""
+def overlay_labels(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float) -> np.ndarray:
+    """Blend each labelled pixel's colour onto the frame: frame * (1 - alpha) + colour * alpha.
+
+    frame: (H, W, 3) uint8; labels: (H, W) uint8, 0 keeps the frame pixel; alpha in [0, 1]
+    (rounded to 1/256 steps). Returns (H, W, 3) uint8; integer arithmetic, no float image.
+    """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"overlay alpha {alpha} is outside [0.0, 1.0]")
-    out = frame.copy()
-    selected = where.astype(bool)
-    mixed = frame[selected].astype(np.float32) * (1.0 - alpha) + colors[selected] * alpha
-    out[selected] = np.rint(mixed).astype(np.uint8)
-    return out
+    weight = int(round(alpha * 256))
+    frame_weight = np.full(256, 256 - weight, dtype=np.uint16)
+    frame_weight[0] = 256
+    color_term = label_palette(palette).astype(np.uint16) * np.uint16(weight) + np.uint16(128)
+    color_term[0] = 128  # + 128 rounds the >> 8 to nearest
+    blended = frame * frame_weight[labels][:, :, None]
+    blended += color_term[labels]
+    blended >>= 8
+    return blended.astype(np.uint8)
 
 
 def render_overlay(frame: np.ndarray, result, mode: str = "parts", alpha: float = 0.7) -> np.ndarray:
-    """Blend parts, persons or the mask of `result` on the (H, W, 3) uint8 RGB `frame`."""
+    """Blend parts, persons or the mask of `result` on the (H, W, 3) uint8 RGB `frame`.
+
+    Falls back to the mask when the result lacks the labels `mode` asks for.
+    """
+    if mode not in OVERLAY_MODES:
+        raise ValueError(f"overlay mode {mode!r} is not one of {', '.join(OVERLAY_MODES)}")
     if mode == "parts" and result.part_labels is not None:
-        return blend(frame, color_parts(result.part_labels), result.part_labels, alpha)
+        return overlay_labels(frame, result.part_labels, RAINBOW_PART_COLORS, alpha)
     if mode == "persons" and result.instances is not None:
-        return blend(frame, color_persons(result.instances), result.instances, alpha)
-    if mode in OVERLAY_MODES:
-        colors = np.broadcast_to(np.asarray(MASK_COLOR, dtype=np.uint8), frame.shape)
-        return blend(frame, colors, result.person_mask, alpha)
-    raise ValueError(f"overlay mode {mode!r} is not one of {', '.join(OVERLAY_MODES)}")
+        return overlay_labels(frame, result.instances, PERSON_COLORS, alpha)
+    return overlay_labels(frame, np.minimum(result.person_mask, 1), MASK_COLOR, alpha)

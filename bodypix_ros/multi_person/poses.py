@@ -31,11 +31,6 @@ OFFSET_REFINE_STEPS = 2
 """TFJS `traverseToTargetKeypoint` offsetRefineStep."""
 
 
-def _js_round(value: float) -> int:
-    """JavaScript Math.round: halves round towards +inf."""
-    return math.floor(value + 0.5)
-
-
 class _PoseDecoder:
     """The grid outputs of one frame as float64 (TFJS decodes in doubles), shapes (h, w, C)."""
 
@@ -45,32 +40,33 @@ class _PoseDecoder:
         self.displacement_fwd = outputs.displacement_fwd.astype(np.float64)
         self.displacement_bwd = outputs.displacement_bwd.astype(np.float64)
         self.stride = output_stride
-        self.height, self.width = self.scores.shape[:2]
+        self.last_row, self.last_column = self.scores.shape[0] - 1, self.scores.shape[1] - 1
 
     def nearest_cell(self, y: float, x: float) -> Tuple[int, int]:
-        """TFJS `getStridedIndexNearPoint`: input-pixel point -> clamped grid (row, column)."""
-        row = min(max(_js_round(y / self.stride), 0), self.height - 1)
-        column = min(max(_js_round(x / self.stride), 0), self.width - 1)
-        return row, column
+        """TFJS `getStridedIndexNearPoint`: input-pixel point -> clamped grid (row, column).
+
+        floor(v + 0.5) is JavaScript's Math.round.
+        """
+        return (min(max(math.floor(y / self.stride + 0.5), 0), self.last_row),
+                min(max(math.floor(x / self.stride + 0.5), 0), self.last_column))
 
     def keypoint_position(self, row: int, column: int, keypoint: int) -> Tuple[float, float]:
         """TFJS `getImageCoords`: grid cell + short offset of `keypoint` -> input-pixel (y, x)."""
-        return (row * self.stride + self.offsets[row, column, keypoint],
-                column * self.stride + self.offsets[row, column, keypoint + NUM_KEYPOINTS])
+        offsets = self.offsets[row, column]
+        return (row * self.stride + offsets[keypoint],
+                column * self.stride + offsets[keypoint + NUM_KEYPOINTS])
 
     def traverse(self, edge: int, source: Tuple[float, float], target: int,
                  displacements: np.ndarray) -> Tuple[float, float, float]:
         """TFJS `traverseToTargetKeypoint`: follow displacement `edge` from `source` (y, x),
         refine on `target`'s short offsets -> (y, x, score) of the target keypoint."""
         num_edges = displacements.shape[2] // 2
-        row, column = self.nearest_cell(*source)
-        y = source[0] + displacements[row, column, edge]
-        x = source[1] + displacements[row, column, num_edges + edge]
+        displacement = displacements[self.nearest_cell(*source)]
+        y = source[0] + displacement[edge]
+        x = source[1] + displacement[num_edges + edge]
         for _ in range(OFFSET_REFINE_STEPS):
-            row, column = self.nearest_cell(y, x)
-            y, x = self.keypoint_position(row, column, target)
-        row, column = self.nearest_cell(y, x)
-        return y, x, self.scores[row, column, target]
+            y, x = self.keypoint_position(*self.nearest_cell(y, x), target)
+        return y, x, self.scores[self.nearest_cell(y, x)][target]
 
     def decode_pose(self, root_score: float, row: int, column: int, root: int) -> np.ndarray:
         """TFJS `decodePose`: (17, 3) rows (x, y, score) grown from the root along the chain."""

@@ -1,0 +1,418 @@
+"""`bodypix-ros bench`: per-stage latency of our pipeline and of tf-bodypix's, on the same frames.
+
+For each model and frame size, one real photo is resized (PIL bilinear) to the frame size.
+Each iteration then runs, interleaved so machine noise hits all alike:
+- ours: `engine.segment` (mask + part labels) + `render_overlay` (parts): what the node
+  publishes by default;
+- tf-bodypix: `predict_single` + `get_mask(threshold)` + `get_colored_part_mask(mask)`, the
+  same outputs (mask + coloured parts), fed the same loaded network;
+- with --multi-person, ours again with the per-person decode and the persons overlay.
+Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
+wall time of a whole pipeline; post-network is end-to-end minus preprocess and network (ours)
+or get_mask + get_colored_part_mask (tf-bodypix). It measures; it never asserts a time.
+
+Image: --image, else the five-people photo of the shared test data
+($BODYPIX_SHARED_DIR or ../shared from the current directory), else scikit-image's astronaut.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .cli import CliError, UsageError, add_settings_arguments, demo_image, read_image, settings_from_args
+from .models import BASE_URL_ENV, DEFAULT_MODEL, all_model_specs, default_base_url
+from .node_params import PARAMETERS_BY_NAME
+from .render import render_overlay
+
+DEFAULT_SIZES = "640x480,1280x720"
+ALL_LOCAL = "all-local"
+SHARED_DIR_ENV = "BODYPIX_SHARED_DIR"
+SHARED_PHOTO = Path("images/pexels/five_people_fauxels-3184419.jpg")
+"""The default photo, relative to the shared test data folder."""
+
+OVERLAY_ALPHA = PARAMETERS_BY_NAME["overlay_alpha"].default
+TF_BODYPIX_STAGES = ("predict_single", "get_mask", "get_colored_part_mask")
+END_TO_END = "end_to_end"
+POST_NETWORK = "post_network"
+
+FrameSize = Tuple[int, int]
+"""(width, height) in pixels."""
+
+
+# ---- options -----------------------------------------------------------------------------------
+
+def frame_sizes(text: str) -> List[FrameSize]:
+    """argparse type: '640x480,1280x720' -> [(640, 480), (1280, 720)] as (width, height)."""
+    sizes = []
+    for item in text.replace(" ", "").split(","):
+        width, _, height = item.lower().partition("x")
+        if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+            raise argparse.ArgumentTypeError(f"frame size {item!r} is not WIDTHxHEIGHT, e.g. 640x480")
+        sizes.append((int(width), int(height)))
+    return sizes
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not an integer >= 1")
+    return int(text)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text} is not an integer >= 0")
+    return int(text)
+
+
+def local_model_names(base_url: Optional[str]) -> List[str]:
+    """Official model names whose model.json exists in the local folder `base_url` (default: $BODYPIX_MODEL_BASE_URL)."""
+    folder = Path(base_url or default_base_url()).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--models {ALL_LOCAL} needs --model-base-url (or ${BASE_URL_ENV}) to be a local "
+                         f"folder laid out like the official model tree, not {str(folder)!r}")
+    names = [spec.name for spec in all_model_specs() if (folder / spec.relative_path).is_file()]
+    if not names:
+        raise UsageError(f"no official model file found under {folder}")
+    return names
+
+
+def model_names(text: str, base_url: Optional[str]) -> List[str]:
+    """--models value -> model names (or model.json paths / URLs), in order, without repeats."""
+    if text.strip() == ALL_LOCAL:
+        return local_model_names(base_url)
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        raise UsageError("--models names no model")
+    return names
+
+
+def default_image_path() -> Optional[Path]:
+    """The five-people photo in $BODYPIX_SHARED_DIR (default ../shared), if it is there."""
+    path = Path(os.environ.get(SHARED_DIR_ENV) or Path.cwd().parent / "shared") / SHARED_PHOTO
+    return path if path.is_file() else None
+
+
+def bench_photo(image: Optional[Path]) -> Tuple[str, np.ndarray]:
+    """(name, (H, W, 3) uint8 RGB) of --image, else the shared photo, else the astronaut."""
+    path = image or default_image_path()
+    if path is None:
+        return "astronaut (scikit-image)", demo_image()
+    return str(path), read_image(path)
+
+
+def resize_frame(photo: np.ndarray, size: FrameSize) -> np.ndarray:
+    """(H, W, 3) uint8 photo -> (height, width, 3) uint8, PIL bilinear."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dict[str, float], int]:
+    """One run of our pipeline -> ({stage: ms} with the engine's stages, 'overlay', end-to-end; persons found)."""
+    overlay_mode = "persons" if instances else "parts"
+    started = time.perf_counter()
+    result = engine.segment(frame, settings, part_labels=True, instances=instances)
+    segmented = time.perf_counter()
+    render_overlay(frame, result, overlay_mode, OVERLAY_ALPHA)
+    finished = time.perf_counter()
+    stages = dict(result.timings_ms)
+    stages["overlay"] = (finished - segmented) * 1000.0
+    stages[END_TO_END] = (finished - started) * 1000.0
+    stages[POST_NETWORK] = stages[END_TO_END] - stages.get("preprocess", 0.0) - stages.get("network", 0.0)
+    return stages, len(result.persons)
+
+
+def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[str, float], int]:
+    """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}, end-to-end; 0 persons)."""
+    started = time.perf_counter()
+    predicted = wrapper.predict_single(frame)
+    predicted_at = time.perf_counter()
+    mask = np.asarray(predicted.get_mask(threshold=threshold))
+    masked_at = time.perf_counter()
+    predicted.get_colored_part_mask(mask)
+    finished = time.perf_counter()
+    stages = {"predict_single": predicted_at - started, "get_mask": masked_at - predicted_at,
+              "get_colored_part_mask": finished - masked_at, END_TO_END: finished - started}
+    stages = {stage: seconds * 1000.0 for stage, seconds in stages.items()}
+    stages[POST_NETWORK] = stages["get_mask"] + stages["get_colored_part_mask"]
+    return stages, 0
+
+
+def tf_bodypix_wrapper(engine, internal_resolution: float):
+    """tf-bodypix's BodyPixModelWrapper around the engine's loaded network (same weights, same graph)."""
+    from tf_bodypix.model import (BodyPixModelWrapper, MobileNetBodyPixPredictWrapper,
+                                  ResNet50BodyPixPredictWrapper)
+
+    architecture = (ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
+                    else MobileNetBodyPixPredictWrapper)
+    return BodyPixModelWrapper(architecture(engine.model), output_stride=engine.output_stride,
+                               internal_resolution=internal_resolution)
+
+
+def summarize(samples: Sequence[float]) -> Dict[str, float]:
+    """Milliseconds -> {'median_ms', 'p95_ms'}."""
+    values = np.asarray(samples, dtype=np.float64)
+    return {"median_ms": round(float(np.median(values)), 3),
+            "p95_ms": round(float(np.percentile(values, 95)), 3)}
+
+
+def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[int]) -> dict:
+    """Per-iteration {stage: ms} and persons found -> {'stages': {stage: summary}, 'end_to_end',
+    'post_network', 'fps', 'persons' (median count)}. Stages keep the order the pipeline reported them in.
+    """
+    order = [stage for stage in dict.fromkeys(stage for run in runs for stage in run)
+             if stage not in (END_TO_END, POST_NETWORK)]
+    summary = {"stages": {stage: summarize([run[stage] for run in runs if stage in run]) for stage in order},
+               END_TO_END: summarize([run[END_TO_END] for run in runs]),
+               POST_NETWORK: summarize([run[POST_NETWORK] for run in runs])}
+    summary["fps"] = round(1000.0 / summary[END_TO_END]["median_ms"], 2)
+    summary["persons"] = int(np.median(persons))
+    return summary
+
+
+def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, warmup: int,
+                multi_person: bool) -> dict:
+    """Interleave the pipelines on one frame; warm-up runs are discarded. -> one report row (no names)."""
+    pipelines = {
+        "ours": lambda: time_ours(engine, frame, settings, instances=False),
+        "tf_bodypix": lambda: time_tf_bodypix(wrapper, frame, settings.segmentation_threshold),
+    }
+    if multi_person:
+        pipelines["ours_multi_person"] = lambda: time_ours(engine, frame, settings, instances=True)
+    samples: Dict[str, list] = {name: [] for name in pipelines}
+    for iteration in range(warmup + iterations):
+        for name, run in pipelines.items():
+            measured = run()
+            if iteration >= warmup:
+                samples[name].append(measured)
+    row = {name: summarize_pipeline([stages for stages, _ in runs], [persons for _, persons in runs])
+           for name, runs in samples.items()}
+    row["ratio"] = ratios(row["ours"], row["tf_bodypix"])
+    return row
+
+
+def ratios(ours: dict, theirs: dict) -> Dict[str, float]:
+    """ours/tf-bodypix end-to-end medians, throughput ours/theirs, our post-network / network medians."""
+    ours_ms, theirs_ms = ours[END_TO_END]["median_ms"], theirs[END_TO_END]["median_ms"]
+    network_ms = ours["stages"]["network"]["median_ms"]
+    return {"end_to_end": round(ours_ms / theirs_ms, 3),
+            "throughput": round(theirs_ms / ours_ms, 3),
+            "post_network_per_network": round(ours[POST_NETWORK]["median_ms"] / network_ms, 3)}
+
+
+def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.ndarray, settings,
+                  iterations: int, warmup: int, base_url: Optional[str] = None,
+                  cache_dir: Optional[str] = None, log=print) -> List[dict]:
+    """Every model at every frame size -> report rows (model, frame_size, input_size, pipelines, ratio)."""
+    from .engine import BodyPixEngine
+
+    rows = []
+    for model in models:
+        engine = BodyPixEngine.load(model, base_url=base_url, cache_dir=cache_dir)
+        wrapper = tf_bodypix_wrapper(engine, settings.resolution_fraction)
+        for width, height in sizes:
+            log(f"{engine.model_name} {width}x{height}: {warmup} warm-up + {iterations} iterations")
+            frame = resize_frame(photo, (width, height))
+            row = {"model": engine.model_name, "frame_size": f"{width}x{height}",
+                   "input_size": list(engine.geometry((height, width), settings).input_size)}
+            row.update(bench_frame(engine, wrapper, frame, settings, iterations, warmup,
+                                   settings.multi_person.enabled))
+            rows.append(row)
+    return rows
+
+
+def environment() -> dict:
+    """Versions and machine of this run."""
+    import tensorflow as tf
+    from importlib.metadata import version
+
+    from . import __version__
+
+    return {"bodypix_ros": __version__, "tensorflow": tf.__version__, "tf_bodypix": version("tf-bodypix"),
+            "numpy": np.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else platform.processor()."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+# ---- output ------------------------------------------------------------------------------------
+
+def _cell(summary: Optional[dict]) -> str:
+    return "" if summary is None else f"{summary['median_ms']:.1f} / {summary['p95_ms']:.1f}"
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """Markdown table: per model and frame size, median / p95 ms of each stage and the ratios."""
+    stages = list(dict.fromkeys(stage for row in rows for stage in row["ours"]["stages"]))
+    multi = any("ours_multi_person" in row for row in rows)
+    header = (["model", "frame"] + stages + ["post-network / network", "ours end-to-end",
+                                             "tf-bodypix end-to-end", "ours / tf-bodypix", "throughput x"])
+    if multi:
+        header += ["persons decode (n)", "multi-person end-to-end"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        ours, theirs, ratio = row["ours"], row["tf_bodypix"], row["ratio"]
+        cells = [row["model"], row["frame_size"]] + [_cell(ours["stages"].get(stage)) for stage in stages]
+        cells += [f"{ratio['post_network_per_network']:.2f}", _cell(ours[END_TO_END]), _cell(theirs[END_TO_END]),
+                  f"{ratio['end_to_end']:.2f}", f"{ratio['throughput']:.2f}"]
+        if multi:
+            persons = row["ours_multi_person"]
+            cells += [f"{_cell(persons['stages'].get('persons'))} ({persons.get('persons', 0)})",
+                      _cell(persons[END_TO_END])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+CHART_LABELS = {"ours": "ours", "tf_bodypix": "tf-bodypix", "ours_multi_person": "ours multi-person"}
+"""Pipeline key of a report row -> its label in the chart, in drawing order."""
+STAGE_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def draw_chart(rows: Sequence[dict], title: str, path: Path) -> None:
+    """PNG of horizontal stacked bars: per model and frame, ours and tf-bodypix stage medians (ms)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=13)
+    except TypeError:  # Pillow < 10.1: fixed bitmap font
+        font = ImageFont.load_default()
+    bars = []  # (label, [(stage, median ms)], end-to-end median ms, throughput ratio or None, first of its row)
+    for row in rows:
+        pipelines = [name for name in CHART_LABELS if name in row]
+        for pipeline in pipelines:
+            label, summary = CHART_LABELS[pipeline], row[pipeline]
+            segments = [(stage, value["median_ms"]) for stage, value in summary["stages"].items()]
+            bars.append((f"{row['model']} {row['frame_size']} {label}", segments, summary[END_TO_END]["median_ms"],
+                         row["ratio"]["throughput"] if pipeline == "ours" else None, pipeline == pipelines[0]))
+    legend = list(dict.fromkeys(stage for _, segments, _, _, _ in bars for stage, _ in segments))
+    colors = {stage: STAGE_COLORS[index % len(STAGE_COLORS)] for index, stage in enumerate(legend)}
+    bar_height, gap, row_gap, left, right, top = 16, 4, 8, 400, 190, 50
+    legend_rows = (len(legend) + 2) // 3
+    width = 1300
+    height = top + len(bars) * (bar_height + gap) + len(rows) * row_gap + 40 + legend_rows * 20
+    scale = (width - left - right) / max(max(sum(ms for _, ms in segments), total)
+                                         for _, segments, total, _, _ in bars)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((10, 10), title, fill="black", font=font)
+    draw.text((left, 30), "milliseconds per frame (median of each stage; label: end-to-end median)",
+              fill=(80, 80, 80), font=font)
+    y = top
+    for index, (label, segments, total, speedup, first_of_row) in enumerate(bars):
+        if index and first_of_row:
+            y += row_gap
+        draw.text((10, y + 1), label, fill="black", font=font)
+        x = left
+        for stage, ms in segments:
+            end = x + ms * scale
+            draw.rectangle([x, y, max(end - 1, x), y + bar_height], fill=colors[stage])
+            x = end
+        text = f"{total:.1f} ms" + (f"  ({speedup:.2f}x tf-bodypix)" if speedup is not None else "")
+        draw.text((x + 6, y + 1), text, fill="black", font=font)
+        y += bar_height + gap
+    y += 20
+    for index, stage in enumerate(legend):
+        x = 10 + (index % 3) * 430
+        row_y = y + (index // 3) * 20
+        draw.rectangle([x, row_y + 2, x + 14, row_y + 14], fill=colors[stage])
+        name = f"{stage} (tf-bodypix)" if stage in TF_BODYPIX_STAGES else stage
+        draw.text((x + 20, row_y + 1), name, fill="black", font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+# ---- command -----------------------------------------------------------------------------------
+
+def add_bench_parser(subparsers) -> None:
+    """Register `bench` and `bench-node` (the ROS node latency benchmark, needs rclpy)."""
+    parser = subparsers.add_parser(
+        "bench", help="time each stage of our pipeline against tf-bodypix's on the same frames",
+        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=DEFAULT_MODEL, metavar="NAMES",
+                        help=f"comma-separated model names (or model.json paths/URLs), or {ALL_LOCAL}: every "
+                             f"official model in the local --model-base-url folder (default: %(default)s)")
+    parser.add_argument("--model-base-url", metavar="URL",
+                        help="URL or local folder laid out like the official model tree (as for `segment`)")
+    parser.add_argument("--model-cache-dir", metavar="DIR", help="where downloads are cached (as for `segment`)")
+    parser.add_argument("--image", type=Path, metavar="PHOTO",
+                        help=f"photo resized to each frame size (default: $BODYPIX_SHARED_DIR or ../shared "
+                             f"/{SHARED_PHOTO}, else scikit-image's astronaut)")
+    parser.add_argument("--sizes", type=frame_sizes, default=frame_sizes(DEFAULT_SIZES), metavar="WxH,...",
+                        help=f"frame sizes (default: {DEFAULT_SIZES})")
+    parser.add_argument("--iterations", type=positive_int, default=50, metavar="N",
+                        help="timed iterations per model and size (default: %(default)s)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, metavar="N",
+                        help="discarded iterations first (default: %(default)s)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
+    parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG bar chart of the stage medians")
+    add_settings_arguments(parser)
+    parser.set_defaults(run=run_bench)
+
+    from .node_bench import add_node_bench_arguments, run_node_bench_command
+
+    node_parser = subparsers.add_parser(
+        "bench-node", help="latency, throughput and CPU use of a running segment node (needs ROS 2)",
+        description="Publish frames to a running segment node at a fixed rate and report end-to-end "
+                    "latency (p50/p95, from the header stamp), throughput, drop rate and the node's CPU use "
+                    "with and without subscribers.")
+    add_node_bench_arguments(node_parser)
+    node_parser.set_defaults(run=run_node_bench_command)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    models = model_names(args.models, args.model_base_url)
+    image_name, photo = bench_photo(args.image)
+    rows = run_benchmark(models, args.sizes, photo, settings, args.iterations, args.warmup,
+                         args.model_base_url, args.model_cache_dir, _progress)
+    report = {"image": image_name, "iterations": args.iterations, "warmup": args.warmup,
+              "internal_resolution": settings.resolution_fraction,
+              "segmentation_threshold": settings.segmentation_threshold,
+              "multi_person": settings.multi_person.enabled, "overlay_alpha": OVERLAY_ALPHA,
+              "environment": environment(), "results": rows}
+    print(format_table(rows))
+    if args.json:
+        _write(args.json, json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        env = report["environment"]
+        title = (f"bodypix_ros {env['bodypix_ros']} vs tf-bodypix {env['tf_bodypix']}, TensorFlow "
+                 f"{env['tensorflow']}, {env['cpu_count']} CPUs ({env['cpu']}), internal resolution "
+                 f"{report['internal_resolution']}, {args.iterations} iterations")
+        try:
+            draw_chart(rows, title, args.plot)
+        except OSError as error:
+            raise CliError(f"cannot write {args.plot}: {error}") from None
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None

@@ -1,0 +1,260 @@
+"""ROS 2 node `bodypix` (Humble, Jazzy): BodyPix person mask, part labels, instances, overlay.
+
+The only module that imports rclpy and ROS messages. What it decides lives in ROS-free
+modules: parameters in `node_params`, conversions in `image_codec`, output selection
+in `node_outputs`, the latest-frame worker's parts and diagnostics in `node_runtime`.
+TensorFlow loads when the engine is built, in the node's constructor.
+
+The subscription callback only stores the newest message; one worker thread decodes,
+segments and publishes it, so latency never queues up and parameter requests are
+answered while a frame is being processed.
+"""
+
+import array
+import threading
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
+                              InvalidTopicNameException)
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks  # Iron and later
+except ImportError:
+    from rclpy.qos_event import SubscriptionEventCallbacks  # Humble
+
+from .image_codec import ImageDataError, UnsupportedEncodingError, decode_compressed, decode_image
+from .models import ModelError
+from .node_outputs import output_messages, segment_frame, select_outputs
+from .node_params import (LIVE_NAMES, PARAMETERS, ParameterError, ParameterSpec, live_config,
+                          startup_config, updated_live_config)
+from .node_runtime import LatestFrameSlot, NodeStats, RateLimiter, diagnostic_report, stamp_age_ms
+
+NODE_NAME = "bodypix"
+DIAGNOSTICS_PERIOD_S = 1.0
+LOG_THROTTLE_S = 5.0
+_RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+
+
+class SegmentNode(Node):
+    """Subscribes to one image topic and publishes the outputs that have subscribers.
+
+    engine: an already loaded BodyPixEngine (tests); None loads the `model` parameter's.
+    node_options: passed to rclpy's Node (namespace, parameter_overrides, context, ...).
+    Raises ModelError, ParameterError or rclpy's parameter/topic exceptions at start-up.
+    """
+
+    def __init__(self, *, engine=None, **node_options):
+        super().__init__(NODE_NAME, **node_options)
+        self._slot = LatestFrameSlot()
+        self._worker = None
+        try:
+            self._start(engine)
+        except Exception:
+            self.destroy_node()
+            raise
+
+    def _start(self, engine) -> None:
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        startup = startup_config(values)
+        self._live = live_config(values)
+        self.engine = engine if engine is not None else _load_engine(startup)
+        self.stats = NodeStats()
+        self._limiter = RateLimiter()
+        self._warned_encodings = set()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
+                                reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.VOLATILE)
+        self.output_publishers = {name: self.create_publisher(Image, topic, output_qos)
+                                  for name, topic in startup.output_topics.items()}
+        self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+        input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
+                               reliability=_RELIABILITY[startup.qos_reliability],
+                               durability=DurabilityPolicy.VOLATILE)
+        if startup.input_transport == "compressed":
+            message_type, topic = CompressedImage, startup.input_topic.rstrip("/") + "/compressed"
+            self._decode = decode_compressed
+        else:
+            message_type, topic = Image, startup.input_topic
+            self._decode = decode_image
+        self._qos_reliability = startup.qos_reliability
+        self._input_subscription = self.create_subscription(
+            message_type, topic, self._on_image, input_qos,
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+
+        self._worker = threading.Thread(target=self._work, name="bodypix_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"model {self.engine.model_name}; input {self._input_subscription.topic_name} "
+            f"({message_type.__name__}, {startup.qos_reliability}); outputs: "
+            + ", ".join(publisher.topic_name for publisher in self.output_publishers.values()))
+
+    def destroy_node(self):
+        """Stop the worker, then destroy the node."""
+        self._slot.close()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10.0)
+        return super().destroy_node()
+
+    @property
+    def live(self):
+        """What the live parameters currently mean (node_params.LiveConfig)."""
+        return self._live
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        current = {name: self.get_parameter(name).value for name in LIVE_NAMES}
+        try:
+            self._live = updated_live_config(current, {p.name: p.value for p in parameters})
+        except ParameterError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _on_image(self, message) -> None:
+        replaced = self._slot.put(message)
+        self.stats.frame_received(time.monotonic(), replaced)
+
+    def _on_incompatible_qos(self, event) -> None:
+        self.get_logger().warning(
+            f"a publisher on {self._input_subscription.topic_name} offers QoS incompatible with this "
+            f"{self._qos_reliability} subscription (policy kind {event.last_policy_kind}); no frames "
+            f"arrive from it. Start the node with qos_reliability:=best_effort, which matches any publisher.",
+            throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _work(self) -> None:
+        while True:
+            wait = self._limiter.wait_time(time.monotonic(), self._live.max_rate)
+            if wait > 0 and self._slot.sleep(wait):
+                return
+            message = self._slot.take()
+            if message is None:
+                return
+            try:
+                self._process(message)
+            except Exception as error:  # the worker must survive any frame; shown in diagnostics
+                if self._slot.closed or not self.context.ok():
+                    return
+                self.stats.frame_failed(time.monotonic(), repr(error))
+                self.get_logger().error(f"segmentation failed: {error!r}",
+                                        throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _process(self, message) -> None:
+        started = time.monotonic()
+        live = self._live
+        counts = {name: publisher.get_subscription_count()
+                  for name, publisher in self.output_publishers.items()}
+        selection = select_outputs(counts, live.settings.multi_person.enabled)
+        if counts.get("instances", 0) and not live.settings.multi_person.enabled:
+            self.get_logger().warning(
+                "instances are subscribed but multi_person.enabled is false: "
+                f"ros2 param set {self.get_fully_qualified_name()} multi_person.enabled true",
+                throttle_duration_sec=30.0)
+        if not selection.any:
+            self.stats.frame_skipped()
+            return
+        self._limiter.accept(started, live.max_rate)
+        try:
+            frame = self._decode(message)
+        except UnsupportedEncodingError as error:
+            self.stats.frame_rejected(started, str(error))
+            if error.encoding not in self._warned_encodings:
+                self._warned_encodings.add(error.encoding)
+                self.get_logger().warning(f"dropping frames: {error}")
+            return
+        except ImageDataError as error:
+            self.stats.frame_rejected(started, str(error))
+            self.get_logger().warning(f"dropping a frame: {error}", throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        _, outputs = segment_frame(self.engine, frame, selection, live)
+        for name, output in output_messages(Image, message.header, outputs, _byte_array).items():
+            self.output_publishers[name].publish(output)
+        stamp = message.header.stamp
+        end_to_end = stamp_age_ms(self.get_clock().now().nanoseconds, stamp.sec, stamp.nanosec)
+        finished = time.monotonic()
+        self.stats.frame_processed(finished, (finished - started) * 1000.0, end_to_end)
+
+    def _publish_diagnostics(self) -> None:
+        subscribed = any(publisher.get_subscription_count() for publisher in self.output_publishers.values())
+        report = diagnostic_report(self.stats.snapshot(time.monotonic()), self.engine.model_name, subscribed)
+        status = DiagnosticStatus(
+            level=bytes([report.level]), name=f"{self.get_name()}: BodyPix segmentation",
+            message=report.message, hardware_id=self.engine.model_name,
+            values=[KeyValue(key=key, value=value) for key, value in report.values])
+        diagnostics = DiagnosticArray(status=[status])
+        diagnostics.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_publisher.publish(diagnostics)
+
+
+def parameter_descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """ParameterDescriptor (description, read_only, range, constraints) of a table entry."""
+    descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only,
+                                     dynamic_typing=spec.dynamic_typing)
+    if spec.doc_values or spec.choices:
+        descriptor.additional_constraints = spec.doc_values or "one of: " + ", ".join(spec.choices)
+    if spec.value_range is not None and spec.type_name == "integer":
+        low, high = spec.value_range
+        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    elif spec.value_range is not None:
+        low, high = spec.value_range
+        descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high),
+                                                              step=0.0)]
+    return descriptor
+
+
+def _load_engine(startup):
+    from .engine import BodyPixEngine
+
+    return BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
+                              cache_dir=startup.model_cache_dir)
+
+
+def _byte_array(data) -> array.array:
+    """uint8 ndarray -> array.array('B'), the fast path of rclpy's uint8[] field setter."""
+    out = array.array("B")
+    out.frombytes(data)
+    return out
+
+
+def main(args=None) -> int:
+    """`ros2 run bodypix_ros segment_node`: 0 on Ctrl-C/shutdown, 1 on a start-up error."""
+    rclpy.init(args=args)
+    node = None
+    exit_code = 0
+    try:
+        node = SegmentNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ModelError as error:
+        get_logger(NODE_NAME).fatal(
+            f"cannot load the BodyPix model: {error}. Fix: set the `model` parameter to a valid name "
+            f"(e.g. `ros2 launch bodypix_ros segment.launch.py model:=mobilenet_quant2_075_stride16`), "
+            f"or `model_base_url` to a reachable mirror (the first run downloads the model).")
+        exit_code = 1
+    except (ParameterError, InvalidParameterTypeException, InvalidParameterValueException,
+            InvalidTopicNameException) as error:
+        get_logger(NODE_NAME).fatal(
+            f"invalid parameter: {error}. Fix it in the params file (config/bodypix.yaml) or on the "
+            f"command line (--ros-args -p name:=value); `ros2 param describe` lists valid values.")
+        exit_code = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""`bodypix-ros bench` (smoke run on a shared model, no timing assertion) and the node benchmark's parts."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bodypix_ros import bench, node_bench
+from bodypix_ros.cli import UsageError, main
+from bodypix_ros.models import DEFAULT_MODEL, all_model_specs
+
+from conftest import MODELS, REPO, SHARED, require_shared
+
+
+def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
+    require_shared()
+    report_path, chart_path = tmp_path / "bench.json", tmp_path / "bench.png"
+    status = main(["bench", "--models", DEFAULT_MODEL, "--model-base-url", str(MODELS),
+                   "--image", str(SHARED / bench.SHARED_PHOTO), "--sizes", "320x240",
+                   "--iterations", "2", "--warmup", "1", "--multi-person",
+                   "--json", str(report_path), "--plot", str(chart_path)])
+    assert status == 0
+    table = capsys.readouterr().out
+    assert f"| {DEFAULT_MODEL} | 320x240 |" in table
+
+    report = json.loads(report_path.read_text())
+    assert report["iterations"] == 2 and report["multi_person"] is True
+    (row,) = report["results"]
+    assert (row["model"], row["frame_size"]) == (DEFAULT_MODEL, "320x240")
+    ours, theirs, persons = row["ours"], row["tf_bodypix"], row["ours_multi_person"]
+    assert list(ours["stages"])[:2] == ["preprocess", "network"] and list(ours["stages"])[-1] == "overlay"
+    assert {"mask", "part_labels"} <= set(ours["stages"])
+    assert list(theirs["stages"]) == list(bench.TF_BODYPIX_STAGES)
+    assert "persons" in persons["stages"] and persons["persons"] >= 1
+    for pipeline in (ours, theirs, persons):
+        for summary in [*pipeline["stages"].values(), pipeline["end_to_end"], pipeline["post_network"]]:
+            assert 0 < summary["median_ms"] <= summary["p95_ms"]
+        assert pipeline["end_to_end"]["median_ms"] >= pipeline["post_network"]["median_ms"]
+    ratio = row["ratio"]
+    expected = ours["end_to_end"]["median_ms"] / theirs["end_to_end"]["median_ms"]
+    assert ratio["end_to_end"] == pytest.approx(expected, rel=1e-2)
+    assert ratio["throughput"] == pytest.approx(1 / expected, rel=1e-2)
+    assert ratio["post_network_per_network"] > 0
+
+    with Image.open(chart_path) as chart:
+        assert chart.format == "PNG" and chart.width >= 800 and chart.height >= 100
+        pixels = np.asarray(chart.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 8  # bars in several colours, text
+
+
+def test_bad_options_are_usage_errors(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--sizes", "640by480"])
+    assert exit_info.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--iterations", "0"])
+
+
+def test_frame_sizes_are_width_by_height():
+    assert bench.frame_sizes("640x480, 1280X720") == [(640, 480), (1280, 720)]
+
+
+def test_all_local_lists_the_official_models_present(tmp_path):
+    present = [spec for spec in all_model_specs() if spec.quant == "quant1"][:3]
+    for spec in present:
+        path = tmp_path / spec.relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    assert bench.model_names(bench.ALL_LOCAL, str(tmp_path)) == [spec.name for spec in present]
+    assert bench.model_names("a, b,a", None) == ["a", "b"]
+    with pytest.raises(UsageError, match="local"):
+        bench.model_names(bench.ALL_LOCAL, "https://example.com/models")
+
+
+def test_summaries_keep_stage_order_and_ratios_compare_medians():
+    runs = [{"preprocess": 1.0, "network": 10.0 + i, "mask": 2.0, "end_to_end": 20.0 + i, "post_network": 9.0}
+            for i in range(5)]
+    summary = bench.summarize_pipeline(runs, [3, 3, 4, 3, 3])
+    assert list(summary["stages"]) == ["preprocess", "network", "mask"]
+    assert summary["stages"]["network"]["median_ms"] == 12.0
+    assert summary["end_to_end"]["median_ms"] == 22.0 and summary["persons"] == 3
+    theirs = bench.summarize_pipeline([{"end_to_end": 44.0, "post_network": 30.0}], [0])
+    ratio = bench.ratios(summary, theirs)
+    assert ratio == {"end_to_end": 0.5, "throughput": 2.0, "post_network_per_network": 0.75}
+
+
+def test_node_bench_imports_neither_rclpy_nor_tensorflow():
+    code = ("import sys, bodypix_ros.node_bench, bodypix_ros.bench; "
+            "print(sorted(m for m in ('rclpy', 'tensorflow') if m in sys.modules))")
+    output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "[]"
+
+
+def test_delivery_report_counts_frames_with_every_output():
+    ms = 1_000_000
+    published = [0, 100 * ms, 200 * ms, 300 * ms]
+    arrivals = {0: {"mask": 20 * ms, "overlay": 30 * ms},
+                100 * ms: {"mask": 140 * ms, "overlay": 150 * ms},
+                200 * ms: {"mask": 230 * ms},  # overlay lost: not delivered
+                999 * ms: {"mask": 1000 * ms, "overlay": 1000 * ms}}  # not published in the phase
+    report = node_bench.delivery_report(published, arrivals, ["mask", "overlay"], duration_s=0.4)
+    assert (report["published"], report["delivered"]) == (4, 2)
+    assert report["received_per_output"] == {"mask": 3, "overlay": 2}
+    assert report["drop_rate"] == 0.5 and report["throughput_hz"] == 5.0 and report["input_hz"] == 10.0
+    assert report["latency_ms"]["p50"] == pytest.approx(40.0) and report["latency_ms"]["max"] == 50.0
+    assert node_bench.delivery_report([], {}, ["mask"], 1.0)["latency_ms"] is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
+def test_proc_stat_cpu_time_matches_the_process_own_count():
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    own = os.times()
+    measured = node_bench.proc_stat_cpu_seconds(os.getpid())
+    assert measured == pytest.approx(own.user + own.system, abs=0.05)
+    with pytest.raises(Exception, match="cannot read the CPU time"):
+        node_bench.proc_stat_cpu_seconds(2 ** 22 + 12345)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("rclpy") is not None,
+                    reason="rclpy is installed: test_node_round_trip runs bench-node for real")
+def test_bench_node_without_ros_says_what_to_do(capsys):
+    require_shared()
+    assert main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--duration", "1"]) == 1
+    assert "needs ROS 2" in capsys.readouterr().err
+
+
+def test_node_round_trip(tmp_path):
+    pytest.importorskip("rclpy", reason="the node latency benchmark needs ROS 2 (rclpy)")
+    require_shared()
+    node = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from bodypix_ros.segment_node import main; sys.exit(main())",
+         "--ros-args", "-p", f"model_base_url:={MODELS}"], cwd=REPO)
+    try:
+        frame = node_bench.published_frame(SHARED / bench.SHARED_PHOTO, 320, 240)
+        report = node_bench.run_node_bench(
+            frame, "/image", {"mask": "/bodypix/mask", "overlay": "/bodypix/overlay"}, rate_hz=5.0,
+            duration_s=3.0, warmup_s=3.0, idle_s=2.0, node_pid=node.pid, log=lambda message: None)
+    finally:
+        node.terminate()
+        node.wait(timeout=30)
+    subscribed = report["subscribed"]
+    assert subscribed["published"] >= 10 and subscribed["delivered"] >= 1
+    assert subscribed["latency_ms"]["p50"] > 0 and 0 <= subscribed["drop_rate"] < 1
+    assert subscribed["node_cpu_percent"] > report["no_subscriber"]["node_cpu_percent"]

@@ -1,0 +1,159 @@
+"""`bodypix-ros segment` run in-process on the reference photos with the shared models."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bodypix_ros.cli import main
+from bodypix_ros.models import DEFAULT_MODEL
+from bodypix_ros.parts import KEYPOINT_NAMES
+
+from conftest import MODELS, REFERENCE, read_png, reference_input
+
+
+def segment(capsys, *arguments):
+    """Run `bodypix-ros segment ARGUMENTS` on the shared models -> (status, stdout lines, stderr lines)."""
+    status = main(["segment", "--model-base-url", str(MODELS), *map(str, arguments)])
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err.splitlines()
+
+
+def error_lines(lines):
+    return [line for line in lines if line.startswith("bodypix-ros")]
+
+
+def check_pngs(out_dir, stem, frame):
+    """The documented encodings of STEM.mask/parts/overlay.png; returns the (H, W) person mask."""
+    with Image.open(out_dir / f"{stem}.mask.png") as mask_image, \
+            Image.open(out_dir / f"{stem}.parts.png") as parts_image, \
+            Image.open(out_dir / f"{stem}.overlay.png") as overlay_image:
+        assert (mask_image.mode, parts_image.mode, overlay_image.mode) == ("L", "L", "RGB")
+        mask, parts, overlay = map(np.array, (mask_image, parts_image, overlay_image))
+    assert mask.shape == parts.shape == frame.shape[:2] and overlay.shape == frame.shape
+    assert set(np.unique(mask)) <= {0, 255}
+    assert 0.02 < np.mean(mask == 255) < 0.9
+    assert parts.max() <= 24 and np.array_equal(parts > 0, mask == 255)
+    assert np.array_equal(overlay[mask == 0], frame[mask == 0])
+    assert np.mean(np.any(overlay[mask == 255] != frame[mask == 255], axis=-1)) > 0.9
+    return mask
+
+
+def agreement_with_reference(mask, stem):
+    reference = read_png(REFERENCE / DEFAULT_MODEL / stem / "person_mask.png")
+    return np.mean((mask == 255) == (reference == 255))
+
+
+def test_segment_folder_writes_documented_pngs(capsys, tmp_path):
+    stems = ("three_people", "one_person_karolina-grabowska-4378882")
+    frames = {stem: reference_input(stem) for stem in stems}
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(frames[stems[0]]).save(inputs / f"{stems[0]}.png")
+    alpha = np.full(frames[stems[1]].shape[:2] + (1,), 128, np.uint8)
+    Image.fromarray(np.concatenate([frames[stems[1]], alpha], axis=-1)).save(inputs / f"{stems[1]}.png")
+    gray = np.array(Image.fromarray(frames[stems[0]]).convert("L"))
+    Image.fromarray(gray).save(inputs / "gray.png")
+    (inputs / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+
+    status, stdout, stderr = segment(capsys, inputs, "--output-dir", out, "--timing")
+
+    assert status == 0, stderr
+    for stem in stems:                       # RGB and RGBA (alpha dropped) see the reference pixels
+        mask = check_pngs(out, stem, frames[stem])
+        assert agreement_with_reference(mask, stem) > 0.97
+    check_pngs(out, "gray", np.repeat(gray[..., None], 3, axis=-1))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stem}.{kind}.png" for stem in (*stems, "gray") for kind in ("mask", "parts", "overlay"))
+    progress = [line for line in stderr if line.startswith("[")]
+    assert [line.split()[:2] for line in progress] == [
+        ["[1/3]", "gray.png"], ["[2/3]", f"{stems[1]}.png"], ["[3/3]", f"{stems[0]}.png"]]
+    assert all(line.endswith(" ms") for line in progress)
+    assert len(stdout) == 3 and all("network" in line and "total" in line for line in stdout)
+
+
+def test_multi_person_writes_instances_and_persons(capsys, tmp_path):
+    stem = "three_people"
+    frame = reference_input(stem)
+    source = REFERENCE / "inputs" / f"{stem}.png"
+
+    status, _, stderr = segment(capsys, source, "--output-dir", tmp_path, "--multi-person",
+                                "--max-detections", 5)
+
+    assert status == 0, stderr
+    mask = check_pngs(tmp_path, stem, frame)
+    with Image.open(tmp_path / f"{stem}.instances.png") as image:
+        assert image.mode == "L"
+        instances = np.array(image)
+    record = json.loads((tmp_path / f"{stem}.persons.json").read_text())
+    persons = record["persons"]
+    assert (record["width"], record["height"]) == (frame.shape[1], frame.shape[0])
+    assert 1 <= len(persons) <= 5 and instances.max() == len(persons)
+    assert np.all(mask[instances > 0] == 255)
+    for index, person in enumerate(persons, start=1):
+        assert person["id"] == index and 0.0 <= person["score"] <= 1.0
+        assert person["pixel_count"] == np.count_nonzero(instances == index)
+        assert [keypoint["name"] for keypoint in person["keypoints"]] == list(KEYPOINT_NAMES)
+        if person["pixel_count"]:
+            rows, cols = np.nonzero(instances == index)
+            assert person["box"] == [cols.min(), rows.min(), cols.max(), rows.max()]
+
+
+def test_demo_image_without_arguments(capsys, tmp_path):
+    astronaut = pytest.importorskip("skimage.data").astronaut()
+    status, _, stderr = segment(capsys, "--output-dir", tmp_path, "--overlay-mode", "mask")
+    assert status == 0, stderr
+    check_pngs(tmp_path, "astronaut", astronaut)
+
+
+def test_demo_without_scikit_image_says_how_to_install(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage.data", None)
+    status, _, stderr = segment(capsys, "--output-dir", tmp_path)
+    assert status == 1 and len(stderr) == 1
+    assert "pip install 'bodypix_ros[demo]'" in stderr[0]
+
+
+def test_unknown_model_is_one_line(capsys, tmp_path):
+    source = REFERENCE / "inputs" / "three_people.png"
+    status, _, stderr = segment(capsys, source, "--output-dir", tmp_path / "out",
+                                "--model", "mobilenet_quant2_075_strid16")
+    assert status == 1 and len(stderr) == 1
+    assert stderr[0].startswith("bodypix-ros: error: unknown model") and "did you mean" in stderr[0]
+    assert not any((tmp_path / "out").glob("*.png"))
+
+
+@pytest.mark.parametrize("content, status, message", [(b"\x89PNG\r\n\x1a\n broken", 1, "cannot read image"),
+                                                      (None, 2, "no such file")])
+def test_unreadable_or_missing_image_is_one_line(capsys, tmp_path, content, status, message):
+    image = tmp_path / "photo.png"
+    if content is not None:
+        image.write_bytes(content)
+    result, _, stderr = segment(capsys, image, "--output-dir", tmp_path / "out")
+    assert result == status and len(stderr) == 1
+    assert stderr[0].startswith("bodypix-ros: error: ") and message in stderr[0] and "photo.png" in stderr[0]
+
+
+@pytest.mark.parametrize("options, mentioned", [
+    (["--segmentation-threshold", "1.5"], "segmentation_threshold"),
+    (["--internal-resolution", "huge"], "internal_resolution"),
+    (["--part-filter", "left_face", "tail"], "tail"),
+    (["--multi-person", "--refine-steps", "0"], "refine_steps"),
+    (["--overlay-mode", "persons"], "--multi-person"),
+])
+def test_bad_setting_is_one_line_usage_error(capsys, tmp_path, options, mentioned):
+    source = REFERENCE / "inputs" / "three_people.png"
+    status, _, stderr = segment(capsys, source, "--output-dir", tmp_path, *options)
+    assert status == 2 and len(stderr) == 1
+    assert stderr[0].startswith("bodypix-ros: error: ") and mentioned in stderr[0]
+
+
+@pytest.mark.parametrize("options", [["--overlay-alpha", "2"], ["--max-detections", "many"], []])
+def test_malformed_options_exit_2_with_one_line(capsys, tmp_path, options):
+    output = [] if not options else ["--output-dir", str(tmp_path)]   # [] omits the required --output-dir
+    with pytest.raises(SystemExit) as caught:
+        main(["segment", *output, *options])
+    stderr = capsys.readouterr().err.splitlines()
+    assert caught.value.code == 2 and len(stderr) == 1 and stderr[0].startswith("bodypix-ros: error: ")

@@ -1,0 +1,213 @@
+"""Output selection by subscriber counts, and the frame -> engine -> output messages path.
+
+ROS 2 message stand-ins come from rosbags; the model-dependent tests use the real default
+model from ../shared.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from bodypix_ros.image_codec import color_fields, decode_compressed, decode_image
+from bodypix_ros.node_outputs import (OUTPUT_NAMES, OutputSelection, engine_request, output_messages,
+                                      render_outputs, segment_frame, select_outputs)
+from bodypix_ros.node_params import LIVE_NAMES, PARAMETERS_BY_NAME, updated_live_config
+from bodypix_ros.render import render_overlay
+from bodypix_ros.result import SegmentationResult
+from conftest import reference_input
+
+cv2 = pytest.importorskip("cv2", reason="python3-opencv is needed for YUV, Bayer and compressed input")
+
+ONE_PERSON = "one_person_karolina-grabowska-4378882"
+
+
+def ros2_types():
+    typesys = pytest.importorskip("rosbags.typesys",
+                                  reason="rosbags provides ROS 2 message types without ROS")
+    return typesys.get_typestore(typesys.Stores.ROS2_HUMBLE).types
+
+
+def live(**changes):
+    """The live config after `changes` (parameter name -> value) on top of the defaults."""
+    return updated_live_config({name: PARAMETERS_BY_NAME[name].default for name in LIVE_NAMES}, changes)
+
+
+def ros_header(sec=0, nanosec=0, frame_id=""):
+    types = ros2_types()
+    return types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
+                                        frame_id=frame_id)
+
+
+class RecordingEngine:
+    """Delegates to a real engine and records the keyword arguments of every segment call."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.calls = []
+
+    def segment(self, frame, settings, **kwargs):
+        self.calls.append(kwargs)
+        return self.engine.segment(frame, settings, **kwargs)
+
+
+def test_no_subscriber_means_no_inference():
+    selection = select_outputs({name: 0 for name in OUTPUT_NAMES}, multi_person_enabled=True)
+    assert not selection.any and selection.names == ()
+    assert not select_outputs({}, multi_person_enabled=True).any
+
+
+def test_only_subscribed_enabled_outputs_are_selected():
+    selection = select_outputs({"mask": 2, "overlay": 0, "part_labels": 1}, multi_person_enabled=False)
+    assert selection == OutputSelection(mask=True, part_labels=True, instances=False, overlay=False)
+    assert selection.names == ("mask", "part_labels")
+
+
+def test_instances_need_the_multi_person_decode_enabled():
+    counts = {"instances": 1}
+    assert not select_outputs(counts, multi_person_enabled=False).any
+    assert select_outputs(counts, multi_person_enabled=True).names == ("instances",)
+
+
+@pytest.mark.parametrize("selected,mode,enabled,expected", [
+    (("mask",), "parts", True, (False, False)),
+    (("part_labels",), "mask", True, (True, False)),
+    (("overlay",), "parts", False, (True, False)),
+    (("overlay",), "mask", True, (False, False)),
+    (("overlay",), "persons", True, (False, True)),
+    (("overlay",), "persons", False, (False, False)),
+    (("instances",), "parts", True, (False, True)),
+    (("mask", "instances"), "parts", False, (False, False)),
+])
+def test_engine_stages_follow_the_selected_outputs(selected, mode, enabled, expected):
+    selection = OutputSelection(**{name: name in selected for name in OUTPUT_NAMES})
+    config = live(overlay_mode=mode, **{"multi_person.enabled": enabled})
+    assert tuple(engine_request(selection, config)) == expected
+
+
+def synthetic_result(height=6, width=8):
+    """A small hand-made result: a person block with two parts and one instance."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[1:5, 2:6] = 255
+    parts = np.where(mask > 0, 13, 0).astype(np.uint8)
+    parts[1, 2:6] = 1
+    instances = (mask > 0).astype(np.uint8)
+    return SegmentationResult(person_mask=mask, part_labels=parts, instances=instances)
+
+
+@pytest.mark.parametrize("bgr_ordered", [False, True])
+def test_overlay_goes_out_in_the_inputs_channel_order(bgr_ordered):
+    types = ros2_types()
+    rgb = np.random.default_rng(3).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    frame = decode_image(types["sensor_msgs/msg/Image"](header=ros_header(frame_id="cam"),
+                                                        **color_fields(rgb, bgr_ordered)._asdict()))
+    result = synthetic_result()
+    config = live(overlay_mode="parts", overlay_alpha=0.5)
+    outputs = render_outputs(frame, result, OutputSelection(True, True, True, True), config)
+    assert set(outputs) == set(OUTPUT_NAMES)
+    assert outputs["overlay"].encoding == ("bgr8" if bgr_ordered else "rgb8")
+    header = ros_header(5, 6, "cam")
+    messages = output_messages(types["sensor_msgs/msg/Image"], header, outputs)
+    expected_overlay = render_overlay(rgb, result, "parts", 0.5)
+    np.testing.assert_array_equal(decode_image(messages["overlay"]).rgb, expected_overlay)
+    for name, image in (("mask", result.person_mask), ("part_labels", result.part_labels),
+                        ("instances", result.instances)):
+        assert messages[name].encoding == "mono8"
+        np.testing.assert_array_equal(np.asarray(messages[name].data).reshape(image.shape), image)
+
+
+def test_outputs_the_result_lacks_are_left_out():
+    result = dataclasses.replace(synthetic_result(), part_labels=None, instances=None)
+    frame = decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8)))
+    outputs = render_outputs(frame, result, OutputSelection(True, True, True, False), live())
+    assert set(outputs) == {"mask"}
+
+
+def test_output_messages_carry_the_input_header_and_wrap_data():
+    types = ros2_types()
+    header = ros_header(1234, 5678, "camera_optical")
+    outputs = render_outputs(decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8))), synthetic_result(),
+                             OutputSelection(True, False, False, True), live(overlay_mode="mask"))
+    wrapped = []
+    messages = output_messages(types["sensor_msgs/msg/Image"], header, outputs,
+                               wrap_data=lambda data: wrapped.append(len(data)) or data)
+    assert sorted(wrapped) == sorted(len(fields.data) for fields in outputs.values())
+    for message in messages.values():
+        assert message.header.stamp.sec == 1234 and message.header.stamp.nanosec == 5678
+        assert message.header.frame_id == "camera_optical"
+        assert (message.height, message.width) == (6, 8)
+
+
+def _rgb8_message(rgb, sec=0, nanosec=0, frame_id=""):
+    return ros2_types()["sensor_msgs/msg/Image"](header=ros_header(sec, nanosec, frame_id),
+                                                 **color_fields(rgb)._asdict())
+
+
+def input_messages(rgb):
+    """The same picture as raw messages in several encodings and as a PNG CompressedImage."""
+    types = ros2_types()
+    header = ros_header(1700000000, 42, "camera")
+    height, width = rgb.shape[:2]
+    alpha = np.full((height, width, 1), 255, np.uint8)
+    layouts = {"rgb8": rgb, "bgr8": rgb[:, :, ::-1], "rgba8": np.concatenate([rgb, alpha], axis=2),
+               "bgra8": np.concatenate([rgb[:, :, ::-1], alpha], axis=2)}
+    messages = {}
+    for encoding, pixels in layouts.items():
+        data = np.ascontiguousarray(pixels).reshape(-1)
+        messages[encoding] = types["sensor_msgs/msg/Image"](
+            header=header, height=height, width=width, encoding=encoding, is_bigendian=0,
+            step=width * pixels.shape[2], data=data)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    messages["png"] = types["sensor_msgs/msg/CompressedImage"](
+        header=header, format="bgr8; png compressed bgr8", data=png.reshape(-1))
+    return messages
+
+
+def test_every_encoding_gives_all_outputs_at_input_size_with_input_header(engine):
+    types = ros2_types()
+    rgb = cv2.resize(reference_input(ONE_PERSON), (320, 240), interpolation=cv2.INTER_AREA)
+    reference = engine.segment(rgb, live().settings)
+    recording = RecordingEngine(engine)
+    selection = OutputSelection(mask=True, part_labels=True, instances=False, overlay=True)
+    for name, message in input_messages(rgb).items():
+        frame = decode_compressed(message) if name == "png" else decode_image(message)
+        _, outputs = segment_frame(recording, frame, selection, live())
+        messages = output_messages(types["sensor_msgs/msg/Image"], message.header, outputs)
+        assert set(messages) == {"mask", "part_labels", "overlay"}, name
+        for output in messages.values():
+            assert output.header == message.header, name
+            assert (output.height, output.width) == rgb.shape[:2], name
+        assert messages["overlay"].encoding == ("bgr8" if name in ("bgr8", "bgra8", "png") else "rgb8")
+        mask = np.asarray(messages["mask"].data).reshape(rgb.shape[:2])
+        np.testing.assert_array_equal(mask, reference.person_mask, err_msg=name)
+        labels = np.asarray(messages["part_labels"].data).reshape(rgb.shape[:2])
+        np.testing.assert_array_equal(labels, reference.part_labels, err_msg=name)
+    assert all(call == {"part_labels": True, "instances": False} for call in recording.calls)
+    assert (reference.person_mask > 0).mean() > 0.05  # the photo does show a person
+
+
+def test_mask_only_skips_part_labels_and_instances(engine):
+    rgb = cv2.resize(reference_input(ONE_PERSON), (160, 120), interpolation=cv2.INTER_AREA)
+    recording = RecordingEngine(engine)
+    config = live(**{"multi_person.enabled": True})
+    result, outputs = segment_frame(recording, decode_image(_rgb8_message(rgb)),
+                                    select_outputs({"mask": 1}, multi_person_enabled=True), config)
+    assert recording.calls == [{"part_labels": False, "instances": False}]
+    assert result.part_labels is None and result.instances is None
+    assert set(outputs) == {"mask"}
+
+
+def test_instances_are_published_when_subscribed_and_enabled(engine):
+    multi_person = pytest.importorskip("bodypix_ros.multi_person")
+    if not hasattr(multi_person, "decode_persons"):
+        pytest.skip("the multi-person decoder (bodypix_ros.multi_person.decode_persons) is not there yet")
+    rgb = cv2.resize(reference_input(ONE_PERSON), (320, 240), interpolation=cv2.INTER_AREA)
+    recording = RecordingEngine(engine)
+    config = live(**{"multi_person.enabled": True}, overlay_mode="persons")
+    selection = select_outputs({"instances": 1, "overlay": 1}, multi_person_enabled=True)
+    result, outputs = segment_frame(recording, decode_image(_rgb8_message(rgb)), selection, config)
+    assert recording.calls == [{"part_labels": False, "instances": True}]
+    assert set(outputs) == {"instances", "overlay"}
+    instances = np.asarray(outputs["instances"].data).reshape(rgb.shape[:2])
+    np.testing.assert_array_equal(instances, result.instances)
+    assert instances.max() >= 1 and not instances[result.person_mask == 0].any()

@@ -1,0 +1,263 @@
+"""The segment node in-process on real rclpy (Humble, Jazzy).
+
+Runs where a ROS 2 setup is sourced; elsewhere the whole module is skipped with the reason.
+Each test starts the node in its own namespace on a private rclpy context, talks to it
+through real topics and parameter services, and waits on conditions (never on timings).
+"""
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not importable: source ROS 2 (Humble or Jazzy) "
+                                            "to run the node tests")
+pytest.importorskip("sensor_msgs.msg", reason="sensor_msgs is not importable: source ROS 2")
+pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs is not importable: source ROS 2")
+
+from builtin_interfaces.msg import Time  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rcl_interfaces.srv import SetParameters  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from bodypix_ros import segment_node  # noqa: E402
+from bodypix_ros.image_codec import color_fields  # noqa: E402
+from bodypix_ros.models import ModelError  # noqa: E402
+from bodypix_ros.node_outputs import output_messages  # noqa: E402
+from bodypix_ros.node_params import default_values, live_config  # noqa: E402
+from conftest import load_engine, reference_input  # noqa: E402
+
+ONE_PERSON = "one_person_karolina-grabowska-4378882"
+OUTPUTS = ("mask", "part_labels", "instances", "overlay")
+WAIT_S = 120.0
+"""Upper bound of every wait for a condition (model warm-up on a slow CI machine included)."""
+RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+_namespaces = itertools.count()
+
+
+class CountingEngine:
+    """The real engine, recording every segment call (frame shape, settings, keyword arguments)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.model_name = engine.model_name
+        self.calls = []
+
+    def segment(self, frame, settings, **kwargs):
+        self.calls.append((frame.shape, settings, kwargs))
+        return self.engine.segment(frame, settings, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def context():
+    context = Context()
+    rclpy.init(context=context)
+    yield context
+    rclpy.try_shutdown(context=context)
+
+
+@pytest.fixture
+def counting_engine():
+    return CountingEngine(load_engine("mobilenet_quant2_075_stride16"))
+
+
+@pytest.fixture(scope="module")
+def frame_rgb():
+    import cv2
+
+    return cv2.resize(reference_input(ONE_PERSON), (160, 120), interpolation=cv2.INTER_AREA)
+
+
+class Harness:
+    """A SegmentNode plus a client node that publishes input and records outputs, one executor."""
+
+    def __init__(self, context, engine, outputs=OUTPUTS, **parameters):
+        self.namespace = f"/bodypix_test_{next(_namespaces)}"
+        overrides = {"qos_reliability": "reliable", **parameters}
+        self.node = segment_node.SegmentNode(
+            engine=engine, context=context, namespace=self.namespace,
+            parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()])
+        self.client = rclpy.create_node("client", context=context, namespace=self.namespace)
+        compressed = overrides.get("input_transport") == "compressed"
+        self.input = self.client.create_publisher(
+            CompressedImage if compressed else Image,
+            f"{self.namespace}/image" + ("/compressed" if compressed else ""), RELIABLE)
+        self.received = {name: [] for name in outputs}
+        for name in outputs:
+            self.client.create_subscription(Image, f"{self.namespace}/bodypix/{name}",
+                                            lambda message, name=name: self.received[name].append(message),
+                                            RELIABLE)
+        self.parameters = self.client.create_client(SetParameters, f"{self.namespace}/bodypix/set_parameters")
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.client)
+        assert self.spin_until(lambda: self.input.get_subscription_count() > 0
+                               and all(self.node.output_publishers[name].get_subscription_count() > 0
+                                       for name in outputs)), "topics did not connect"
+
+    def spin_until(self, condition, timeout=WAIT_S) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def set_parameter(self, name, value):
+        """`ros2 param set` through the node's set_parameters service -> SetParametersResult."""
+        assert self.spin_until(lambda: self.parameters.service_is_ready())
+        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        future = self.parameters.call_async(request)
+        assert self.spin_until(future.done)
+        return future.result().results[0]
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.client.destroy_node()
+
+
+@pytest.fixture
+def harnesses():
+    made = []
+    yield made
+    for harness in made:
+        harness.close()
+
+
+def image_message(rgb, sec=1700000123, nanosec=456789, frame_id="camera_optical"):
+    """A bgr8 sensor_msgs/Image of the RGB picture, built the way the node builds its outputs."""
+    header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id)
+    fields = {"input": color_fields(rgb, bgr_ordered=True)}
+    return output_messages(Image, header, fields, segment_node._byte_array)["input"]
+
+
+def test_every_output_carries_the_input_stamp_and_size(context, counting_engine, frame_rgb, harnesses):
+    harness = Harness(context, counting_engine, **{"multi_person.enabled": True})
+    harnesses.append(harness)
+    message = image_message(frame_rgb)
+    harness.input.publish(message)
+    assert harness.spin_until(lambda: all(harness.received[name] for name in OUTPUTS))
+    expected = counting_engine.engine.segment(frame_rgb, harness.node.live.settings)
+    for name in OUTPUTS:
+        output = harness.received[name][0]
+        assert (output.header.stamp.sec, output.header.stamp.nanosec) == (1700000123, 456789), name
+        assert output.header.frame_id == "camera_optical", name
+        assert (output.height, output.width) == frame_rgb.shape[:2], name
+        assert output.encoding == ("bgr8" if name == "overlay" else "mono8"), name
+    mask = np.frombuffer(harness.received["mask"][0].data, np.uint8).reshape(frame_rgb.shape[:2])
+    np.testing.assert_array_equal(mask, expected.person_mask)
+    assert len(counting_engine.calls) == 1 and counting_engine.calls[0][2]["instances"]
+
+
+def test_a_live_parameter_applies_to_the_next_frame(context, counting_engine, frame_rgb, harnesses):
+    harness = Harness(context, counting_engine, outputs=("mask",))
+    harnesses.append(harness)
+    result = harness.set_parameter("segmentation_threshold", 0.55)
+    assert result.successful, result.reason
+    assert harness.node.get_parameter("segmentation_threshold").value == 0.55
+    harness.input.publish(image_message(frame_rgb))
+    assert harness.spin_until(lambda: harness.received["mask"])
+    assert counting_engine.calls[-1][1].segmentation_threshold == 0.55
+    result = harness.set_parameter("part_filter", ["left_face", "right_face"])
+    assert result.successful, result.reason
+    assert harness.node.live.settings.part_filter == ("left_face", "right_face")
+    assert harness.set_parameter("part_filter", []).successful  # `ros2 param set ... "[]"`
+    assert harness.node.live.settings.part_filter == ()
+
+
+@pytest.mark.parametrize("name,value,reason", [
+    ("segmentation_threshold", 1.5, "segmentation_threshold"),
+    ("overlay_mode", "rainbow", "not one of"),
+    ("part_filter", ["left_face", "tail"], "unknown part name"),
+    ("multi_person.refine_steps", 50, "refine_steps"),
+    ("model", "mobilenet_float_050_stride16", "read-only"),
+])
+def test_an_invalid_value_is_refused_with_a_reason_and_the_old_value_stays(
+        context, counting_engine, harnesses, name, value, reason):
+    harness = Harness(context, counting_engine, outputs=("mask",))
+    harnesses.append(harness)
+    before_value = harness.node.get_parameter(name).value
+    before_live = harness.node.live
+    result = harness.set_parameter(name, value)
+    assert not result.successful
+    assert reason in result.reason
+    assert harness.node.get_parameter(name).value == before_value
+    assert harness.node.live == before_live
+
+
+def test_no_inference_without_subscribers_then_only_what_is_subscribed(
+        context, counting_engine, frame_rgb, harnesses):
+    harness = Harness(context, counting_engine, outputs=())
+    harnesses.append(harness)
+    for index in range(3):
+        harness.input.publish(image_message(frame_rgb, sec=index + 1))
+        assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).skipped > index)
+    assert counting_engine.calls == []
+    watcher = Harness(context, counting_engine, outputs=("mask",))
+    harnesses.append(watcher)
+    watcher.input.publish(image_message(frame_rgb))
+    assert watcher.spin_until(lambda: watcher.received["mask"])
+    assert [call[2] for call in counting_engine.calls] == [{"part_labels": False, "instances": False}]
+
+
+def test_unsupported_encoding_is_dropped_and_counted(context, counting_engine, harnesses):
+    harness = Harness(context, counting_engine, outputs=("mask",))
+    harnesses.append(harness)
+    message = Image(height=2, width=2, encoding="32FC1", step=8)
+    message.data = segment_node._byte_array(np.zeros(16, np.uint8))
+    harness.input.publish(message)
+    assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).rejected == 1)
+    assert counting_engine.calls == [] and harness.received["mask"] == []
+
+
+def test_compressed_transport(context, counting_engine, frame_rgb, harnesses):
+    import cv2
+
+    harness = Harness(context, counting_engine, outputs=("mask", "overlay"), input_transport="compressed")
+    harnesses.append(harness)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(frame_rgb[:, :, ::-1]))
+    message = CompressedImage(format="rgb8; png compressed bgr8")
+    message.data = segment_node._byte_array(png.reshape(-1))
+    message.header.stamp.sec = 42
+    harness.input.publish(message)
+    assert harness.spin_until(lambda: harness.received["mask"] and harness.received["overlay"])
+    assert harness.received["mask"][0].header.stamp.sec == 42
+    assert harness.received["overlay"][0].encoding == "rgb8"
+    assert (harness.received["mask"][0].height, harness.received["mask"][0].width) == frame_rgb.shape[:2]
+
+
+def test_diagnostics_report_the_model_and_rates(context, counting_engine, harnesses):
+    harness = Harness(context, counting_engine, outputs=("mask",))
+    harnesses.append(harness)
+    arrays = []
+    harness.client.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, 10)
+    assert harness.spin_until(lambda: any(status.name.startswith("bodypix")
+                                          for array in arrays for status in array.status))
+    status = next(status for array in arrays for status in array.status if status.name.startswith("bodypix"))
+    values = {value.key: value.value for value in status.values}
+    assert values["model"] == counting_engine.model_name
+    assert "input rate (Hz)" in values and "end-to-end latency p95 (ms)" in values
+
+
+def test_parameters_are_declared_with_ranges_and_read_only(context, counting_engine, harnesses):
+    harness = Harness(context, counting_engine, outputs=())
+    harnesses.append(harness)
+    node = harness.node
+    threshold = node.describe_parameter("segmentation_threshold")
+    assert threshold.floating_point_range[0].to_value == 1.0 and not threshold.read_only
+    assert node.describe_parameter("multi_person.refine_steps").integer_range[0].to_value == 20
+    assert node.describe_parameter("model").read_only
+    assert node.live == live_config(default_values())
+
+
+def test_a_bad_model_stops_start_up_with_exit_code_1(context):
+    with pytest.raises(ModelError):
+        segment_node.SegmentNode(context=context, namespace="/bodypix_bad_model",
+                                 parameter_overrides=[Parameter("model", value="no_such_model")])
+    assert segment_node.main(["segment_node", "--ros-args", "-p", "model:=no_such_model"]) == 1
+    assert segment_node.main(["segment_node", "--ros-args", "-p", "max_rate:=10"]) == 1  # int for a double
