@@ -29,7 +29,8 @@ setup(
     extras_require={
         "demo": ["scikit-image"],
         "video": ["opencv-python-headless"],
-        "test": ["pytest", "rosbags"],
+        "bag": ["rosbags", "opencv-python-headless"],
+        "test": ["pytest", "rosbags", "pyyaml", "opencv-python-headless"],
     },
     zip_safe=True,
     entry_points={

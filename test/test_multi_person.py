@@ -268,7 +268,8 @@ def decode_inputs(model: str, frame: np.ndarray):
 
 
 def test_block_corners_match_every_pixel_matching():
-    outputs, geometry, person_mask, settings = decode_inputs(REFERENCE_MODELS[0], reference_input(FIVE_PEOPLE))
+    outputs, geometry, person_mask, settings = decode_inputs(REFERENCE_MODELS[0],
+                                                             reference_input(FIVE_PEOPLE))
     instances, persons = decode_persons(outputs, geometry, person_mask, settings)
     keypoints = np.stack([person.keypoints for person in persons]).astype(np.float64)
     matcher = InstanceMatcher(outputs.long_offsets, geometry, keypoints,

@@ -13,7 +13,7 @@ from ..settings import MultiPersonSettings
 from .instance_masks import InstanceMatcher, assign_instances
 from .poses import decode_multiple_poses, scale_poses
 
-__all__ = ["decode_persons", "person_records"]
+__all__ = ["decode_persons"]
 
 
 def person_records(instances: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> List[Person]:

@@ -85,7 +85,10 @@ class InstanceMatcher:
         self.pose_norm = (self.used_mean * (face[..., 0] ** 2 + face[..., 1] ** 2)).sum(axis=1)
 
     def embed(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """TFJS `getEmbedding` of keypoints 0-4 for pixels (ys, xs), each (m,) -> (2, K, m) float32 (y, x) frame px."""
+        """TFJS `getEmbedding` of keypoints 0-4 for pixels (ys, xs), each (m,).
+
+        Returns (2, K, m) float32: where each walk ends, (y, x) in frame pixels.
+        """
         axis_y, axis_x = self.axes
         position = np.empty((2, MATCHED_KEYPOINTS, ys.size), dtype=np.float32)
         position[0] = ys * axis_y.scale + axis_y.shift
