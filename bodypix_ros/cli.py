@@ -61,6 +61,9 @@ def add_subcommands(subparsers) -> None:
     add_segment_parser(subparsers)
     from .bench import add_bench_parser  # imported here: bench.py imports this module's helpers
     add_bench_parser(subparsers)
+    from .offline_sources import add_bag_parser, add_video_parser  # same reason
+    add_bag_parser(subparsers)
+    add_video_parser(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +171,23 @@ def unit_interval(text: str) -> float:
     return value
 
 
+def add_overlay_arguments(group) -> None:
+    """--overlay-mode and --overlay-alpha on a parser or argument group (see `overlay_mode_from_args`)."""
+    group.add_argument("--overlay-mode", choices=OVERLAY_MODES,
+                       help="colour parts, persons (needs --multi-person) or the mask "
+                            "(default: persons with --multi-person, else parts)")
+    group.add_argument("--overlay-alpha", type=unit_interval, default=0.7, metavar="A",
+                       help="overlay opacity in [0, 1] (default: %(default)s)")
+
+
+def overlay_mode_from_args(args: argparse.Namespace, settings: SegmentationSettings) -> str:
+    """--overlay-mode, by default persons with --multi-person, else parts; UsageError for persons without it."""
+    overlay_mode = args.overlay_mode or ("persons" if settings.multi_person.enabled else "parts")
+    if overlay_mode == "persons" and not settings.multi_person.enabled:
+        raise UsageError("--overlay-mode persons needs --multi-person")
+    return overlay_mode
+
+
 # ---- segment -----------------------------------------------------------------------------------
 
 def add_segment_parser(subparsers) -> None:
@@ -183,11 +203,7 @@ def add_segment_parser(subparsers) -> None:
     add_model_arguments(parser)
     add_settings_arguments(parser)
     group = parser.add_argument_group("output")
-    group.add_argument("--overlay-mode", choices=OVERLAY_MODES,
-                       help="colour parts, persons (needs --multi-person) or the mask "
-                            "(default: persons with --multi-person, else parts)")
-    group.add_argument("--overlay-alpha", type=unit_interval, default=0.7, metavar="A",
-                       help="overlay opacity in [0, 1] (default: %(default)s)")
+    add_overlay_arguments(group)
     group.add_argument("--timing", action="store_true", help="print per-stage milliseconds per image")
     parser.set_defaults(run=run_segment)
 
@@ -195,9 +211,7 @@ def add_segment_parser(subparsers) -> None:
 def run_segment(args: argparse.Namespace) -> int:
     """Check settings and inputs, load the model, segment each image and write its outputs."""
     settings = settings_from_args(args)
-    overlay_mode = args.overlay_mode or ("persons" if settings.multi_person.enabled else "parts")
-    if overlay_mode == "persons" and not settings.multi_person.enabled:
-        raise UsageError("--overlay-mode persons needs --multi-person")
+    overlay_mode = overlay_mode_from_args(args, settings)
     paths = find_images(args.images)
     _check_distinct_stems(paths)
     if paths:

@@ -18,7 +18,7 @@ from .models import DEFAULT_MODEL, ModelError, resolve_model
 from .parts import PART_IDS
 from .result import NetworkOutputs, SegmentationResult
 from .settings import SegmentationSettings
-from .upscale import frame_labels
+from .upscale import frame_labels, sigmoid
 
 IMAGENET_MEAN = (-123.15, -115.90, -103.06)
 """Added to RGB values before ResNet50 (TFJS `resnet.ts`)."""
@@ -135,14 +135,16 @@ class BodyPixEngine:
             part_logits, part_argmax = self._part_scores(outputs["part_heatmaps"], input_size)
             labels = frame_labels(geometry, person_scores, threshold,
                                   part_logits.numpy(), part_argmax.numpy())
+            if settings.part_filter:
+                labels = keep_parts(labels, settings.part_filter)
             person = np.minimum(labels, 1)
             lap("part_labels")
         else:
             person = frame_labels(geometry, person_scores, threshold)
             labels = None
             lap("mask")
-        result = SegmentationResult(person_mask=person * np.uint8(255), part_labels=labels,
-                                    timings_ms=timings)
+        result = SegmentationResult(person_mask=person * np.uint8(255),
+                                    part_labels=labels if part_labels else None, timings_ms=timings)
         if instances:
             from .multi_person import decode_persons
 
@@ -150,18 +152,13 @@ class BodyPixEngine:
             result.instances, result.persons = decode_persons(
                 network_outputs, geometry, person.astype(bool), settings.multi_person)
             lap("persons")
-        if settings.part_filter:
-            _apply_part_filter(result, settings.part_filter)
-            if not part_labels:
-                result.part_labels = None
-            lap("part_filter")
         return result
 
 
 def network_outputs_to_numpy(outputs: Dict[str, "object"]) -> NetworkOutputs:
     """{field: tf.Tensor [1, h, w, C]} -> NetworkOutputs of (h, w, C) float32; heatmaps get the sigmoid."""
     arrays = {field: tensor.numpy()[0] for field, tensor in outputs.items()}
-    arrays["heatmaps"] = 1.0 / (1.0 + np.exp(-arrays["heatmaps"]))
+    arrays["heatmaps"] = sigmoid(arrays["heatmaps"])
     return NetworkOutputs(**arrays)
 
 
@@ -194,12 +191,9 @@ def _part_scores_graph(part_heatmaps, input_size):
     return logits, tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
 
 
-def _apply_part_filter(result: SegmentationResult, part_filter) -> None:
-    """Keep only pixels of the parts in `part_filter` in every image of `result`."""
-    keep = np.zeros(256, dtype=bool)
-    keep[[PART_IDS[name] + 1 for name in part_filter]] = True
-    kept = keep[result.part_labels]
-    result.person_mask = np.where(kept, result.person_mask, 0).astype(np.uint8)
-    result.part_labels = np.where(kept, result.part_labels, 0).astype(np.uint8)
-    if result.instances is not None:
-        result.instances = np.where(kept, result.instances, 0).astype(np.uint8)
+def keep_parts(part_labels: np.ndarray, part_names) -> np.ndarray:
+    """(H, W) uint8 part labels with every part not in `part_names` set to 0 (background)."""
+    keep = np.zeros(256, dtype=np.uint8)
+    labels = [PART_IDS[name] + 1 for name in part_names]
+    keep[labels] = labels
+    return keep[part_labels]

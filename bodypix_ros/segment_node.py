@@ -22,13 +22,14 @@ from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterVal
 from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_policy_name_from_kind)
 from sensor_msgs.msg import CompressedImage, Image
 
-try:
-    from rclpy.event_handler import SubscriptionEventCallbacks  # Iron and later
-except ImportError:
-    from rclpy.qos_event import SubscriptionEventCallbacks  # Humble
+try:  # Iron and later
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
 from .image_codec import ImageDataError, UnsupportedEncodingError, decode_compressed, decode_image
 from .models import ModelError
@@ -57,7 +58,7 @@ class SegmentNode(Node):
         self._worker = None
         try:
             self._start(engine)
-        except Exception:
+        except BaseException:  # also Ctrl-C during the model download
             self.destroy_node()
             raise
 
@@ -90,9 +91,13 @@ class SegmentNode(Node):
             message_type, topic = Image, startup.input_topic
             self._decode = decode_image
         self._qos_reliability = startup.qos_reliability
-        self._input_subscription = self.create_subscription(
-            message_type, topic, self._on_image, input_qos,
-            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+        try:
+            self._input_subscription = self.create_subscription(
+                message_type, topic, self._on_image, input_qos,
+                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
+        except UnsupportedEventTypeError:  # middleware without QoS events: Humble raises, Iron+ skips
+            self._input_subscription = self.create_subscription(message_type, topic, self._on_image,
+                                                                input_qos)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="bodypix_worker", daemon=True)
@@ -127,10 +132,12 @@ class SegmentNode(Node):
         self.stats.frame_received(time.monotonic(), replaced)
 
     def _on_incompatible_qos(self, event) -> None:
+        policy = qos_policy_name_from_kind(event.last_policy_kind)
         self.get_logger().warning(
             f"a publisher on {self._input_subscription.topic_name} offers QoS incompatible with this "
-            f"{self._qos_reliability} subscription (policy kind {event.last_policy_kind}); no frames "
-            f"arrive from it. Start the node with qos_reliability:=best_effort, which matches any publisher.",
+            f"{self._qos_reliability} subscription (policy {policy}); no frames arrive from it. Set the "
+            f"parameter qos_reliability to best_effort (params file or -p qos_reliability:=best_effort), "
+            f"which matches any publisher.",
             throttle_duration_sec=LOG_THROTTLE_S)
 
     def _work(self) -> None:

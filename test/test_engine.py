@@ -132,6 +132,15 @@ def test_part_filter_keeps_only_those_parts(engine):
     assert np.array_equal(filtered.person_mask > 0, expected)
 
 
+def test_part_filter_applies_before_the_person_decode(engine):
+    frame = reference_input("three_people")
+    settings = SegmentationSettings(part_filter=("torso_front",)).with_changes(**{"multi_person.enabled": True})
+    result = engine.segment(frame, settings)
+    assert result.persons and np.array_equal(result.instances > 0, result.person_mask > 0)
+    for index, person in enumerate(result.persons, start=1):
+        assert person.pixel_count == (result.instances == index).sum()
+
+
 def test_threshold_moves_the_mask(engine):
     frame = reference_input(ONE_PERSON)[::2, ::2]
     loose = engine.segment(frame, SegmentationSettings(segmentation_threshold=0.2)).person_mask > 0

@@ -42,15 +42,22 @@ _namespaces = itertools.count()
 
 
 class CountingEngine:
-    """The real engine, recording every segment call (frame shape, settings, keyword arguments)."""
+    """The real engine, recording every segment call (frame shape, settings, keyword arguments).
+
+    failures_left: how many of the next calls raise instead of segmenting.
+    """
 
     def __init__(self, engine):
         self.engine = engine
         self.model_name = engine.model_name
         self.calls = []
+        self.failures_left = 0
 
     def segment(self, frame, settings, **kwargs):
         self.calls.append((frame.shape, settings, kwargs))
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("injected engine failure")
         return self.engine.segment(frame, settings, **kwargs)
 
 
@@ -213,6 +220,26 @@ def test_unsupported_encoding_is_dropped_and_counted(context, counting_engine, h
     harness.input.publish(message)
     assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).rejected == 1)
     assert counting_engine.calls == [] and harness.received["mask"] == []
+
+
+def test_a_failing_frame_is_reported_and_the_worker_goes_on(context, counting_engine, frame_rgb, harnesses):
+    counting_engine.failures_left = 1
+    harness = Harness(context, counting_engine, outputs=("mask",))
+    harnesses.append(harness)
+    harness.input.publish(image_message(frame_rgb, sec=1))
+    assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).failed == 1)
+    assert "injected engine failure" in harness.node.stats.snapshot(time.monotonic()).last_problem
+    harness.input.publish(image_message(frame_rgb, sec=2))
+    assert harness.spin_until(lambda: harness.received["mask"])
+    assert [message.header.stamp.sec for message in harness.received["mask"]] == [2]
+
+
+def test_destroy_node_stops_the_worker(context, counting_engine):
+    node = segment_node.SegmentNode(engine=counting_engine, context=context, namespace="/bodypix_destroy")
+    worker = node._worker
+    assert worker.is_alive()
+    node.destroy_node()
+    assert not worker.is_alive()
 
 
 def test_compressed_transport(context, counting_engine, frame_rgb, harnesses):

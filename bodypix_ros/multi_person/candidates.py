@@ -34,7 +34,8 @@ def root_candidates(heatmaps: np.ndarray, score_threshold: float) -> RootCandida
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
             np.maximum(window_max, padded[dy:dy + height, dx:dx + width], out=window_max)
-    grid_y, grid_x, keypoint = np.nonzero((heatmaps >= score_threshold) & (heatmaps >= window_max))
+    above = np.greater_equal(heatmaps, np.float64(score_threshold))  # compared in doubles, as TFJS
+    grid_y, grid_x, keypoint = np.nonzero(above & (heatmaps >= window_max))
     scores = heatmaps[grid_y, grid_x, keypoint].astype(np.float64)
     return RootCandidates(scores, grid_y, grid_x, keypoint)
 

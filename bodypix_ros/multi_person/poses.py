@@ -32,13 +32,13 @@ OFFSET_REFINE_STEPS = 2
 
 
 class _PoseDecoder:
-    """The grid outputs of one frame as float64 (TFJS decodes in doubles), shapes (h, w, C)."""
+    """Reads one frame's (h, w, C) float32 grid outputs as Python floats (TFJS decodes in doubles)."""
 
     def __init__(self, outputs: NetworkOutputs, output_stride: int):
-        self.scores = outputs.heatmaps.astype(np.float64)
-        self.offsets = outputs.short_offsets.astype(np.float64)
-        self.displacement_fwd = outputs.displacement_fwd.astype(np.float64)
-        self.displacement_bwd = outputs.displacement_bwd.astype(np.float64)
+        self.scores = outputs.heatmaps
+        self.offsets = outputs.short_offsets
+        self.displacement_fwd = outputs.displacement_fwd
+        self.displacement_bwd = outputs.displacement_bwd
         self.stride = output_stride
         self.last_row, self.last_column = self.scores.shape[0] - 1, self.scores.shape[1] - 1
 
@@ -53,8 +53,8 @@ class _PoseDecoder:
     def keypoint_position(self, row: int, column: int, keypoint: int) -> Tuple[float, float]:
         """TFJS `getImageCoords`: grid cell + short offset of `keypoint` -> input-pixel (y, x)."""
         offsets = self.offsets[row, column]
-        return (row * self.stride + offsets[keypoint],
-                column * self.stride + offsets[keypoint + NUM_KEYPOINTS])
+        return (row * self.stride + float(offsets[keypoint]),
+                column * self.stride + float(offsets[keypoint + NUM_KEYPOINTS]))
 
     def traverse(self, edge: int, source: Tuple[float, float], target: int,
                  displacements: np.ndarray) -> Tuple[float, float, float]:
@@ -62,11 +62,11 @@ class _PoseDecoder:
         refine on `target`'s short offsets -> (y, x, score) of the target keypoint."""
         num_edges = displacements.shape[2] // 2
         displacement = displacements[self.nearest_cell(*source)]
-        y = source[0] + displacement[edge]
-        x = source[1] + displacement[num_edges + edge]
+        y = source[0] + float(displacement[edge])
+        x = source[1] + float(displacement[num_edges + edge])
         for _ in range(OFFSET_REFINE_STEPS):
             y, x = self.keypoint_position(*self.nearest_cell(y, x), target)
-        return y, x, self.scores[self.nearest_cell(y, x)][target]
+        return y, x, float(self.scores[self.nearest_cell(y, x)][target])
 
     def decode_pose(self, root_score: float, row: int, column: int, root: int) -> np.ndarray:
         """TFJS `decodePose`: (17, 3) rows (x, y, score) grown from the root along the chain."""
@@ -82,20 +82,15 @@ class _PoseDecoder:
         return np.array([(x, y, score) for y, x, score in found], dtype=np.float64)
 
 
-def _within_nms_radius(poses: List[np.ndarray], squared_radius: float,
-                       x: float, y: float, keypoint: int) -> bool:
-    """TFJS `withinNmsRadiusOfCorrespondingPoint`."""
-    return any((pose[keypoint, 0] - x) ** 2 + (pose[keypoint, 1] - y) ** 2 <= squared_radius
-               for pose in poses)
+def _claimed(poses: np.ndarray, squared_radius: float, points: np.ndarray,
+             keypoints: np.ndarray) -> np.ndarray:
+    """TFJS `withinNmsRadiusOfCorrespondingPoint` for m points at once.
 
-
-def _instance_score(poses: List[np.ndarray], squared_radius: float, keypoints: np.ndarray) -> float:
-    """TFJS `getInstanceScore`: mean keypoint score, counting 0 for keypoints an earlier pose claims."""
-    total = 0.0
-    for keypoint, (x, y, score) in enumerate(keypoints):
-        if not _within_nms_radius(poses, squared_radius, x, y, keypoint):
-            total += score
-    return total / len(keypoints)
+    poses: (p, 17, 3) earlier poses; points: (m, 2) (x, y); keypoints: (m,) keypoint ids.
+    Returns (m,) bool: point i is within the NMS radius of keypoint i of some pose.
+    """
+    delta = poses[:, keypoints, :2] - points
+    return ((delta * delta).sum(axis=2) <= squared_radius).any(axis=0)
 
 
 def decode_multiple_poses(outputs: NetworkOutputs, output_stride: int, max_detections: int,
@@ -108,22 +103,30 @@ def decode_multiple_poses(outputs: NetworkOutputs, output_stride: int, max_detec
     """
     decoder = _PoseDecoder(outputs, output_stride)
     candidates = root_candidates(decoder.scores, score_threshold)
+    # TFJS getImageCoords of every candidate root: (c, 2) (x, y) input pixels.
+    row = np.arange(candidates.scores.size)
+    cell_offsets = decoder.offsets[candidates.grid_y, candidates.grid_x].astype(np.float64)
+    root_points = np.stack(
+        [candidates.grid_x * output_stride + cell_offsets[row, candidates.keypoint + NUM_KEYPOINTS],
+         candidates.grid_y * output_stride + cell_offsets[row, candidates.keypoint]], axis=1)
     squared_radius = nms_radius * nms_radius
-    poses: List[np.ndarray] = []
+    suppressed = np.zeros(row.size, dtype=bool)  # root near the same keypoint of a decoded pose
+    poses = np.empty((max_detections, NUM_KEYPOINTS, 3))
     scores: List[float] = []
+    all_keypoints = np.arange(NUM_KEYPOINTS)
     for index in max_heap_order(candidates.scores.tolist()):
-        if len(poses) >= max_detections:
+        if len(scores) >= max_detections:
             break
-        row, column = int(candidates.grid_y[index]), int(candidates.grid_x[index])
-        root = int(candidates.keypoint[index])
-        y, x = decoder.keypoint_position(row, column, root)
-        if _within_nms_radius(poses, squared_radius, x, y, root):
+        if suppressed[index]:
             continue
-        keypoints = decoder.decode_pose(candidates.scores[index], row, column, root)
-        scores.append(_instance_score(poses, squared_radius, keypoints))
-        poses.append(keypoints)
-    return (np.array(poses, dtype=np.float64).reshape(-1, NUM_KEYPOINTS, 3),
-            np.array(scores, dtype=np.float64))
+        keypoints = decoder.decode_pose(float(candidates.scores[index]), int(candidates.grid_y[index]),
+                                        int(candidates.grid_x[index]), int(candidates.keypoint[index]))
+        # TFJS getInstanceScore: mean score, counting 0 for keypoints an earlier pose claims.
+        claimed = _claimed(poses[:len(scores)], squared_radius, keypoints[:, :2], all_keypoints)
+        scores.append(sum(keypoints[~claimed, 2].tolist()) / NUM_KEYPOINTS)
+        poses[len(scores) - 1] = keypoints
+        suppressed |= _claimed(keypoints[None], squared_radius, root_points, candidates.keypoint)
+    return poses[:len(scores)], np.array(scores, dtype=np.float64)
 
 
 def scale_poses(keypoints: np.ndarray, geometry: InputGeometry) -> np.ndarray:

@@ -1,0 +1,103 @@
+"""`bodypix-ros video` run in-process on a tiny video written from the reference photos."""
+
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bodypix_ros.cli import main
+from bodypix_ros.render import render_overlay
+from bodypix_ros.settings import SegmentationSettings
+
+from conftest import MODELS, REFERENCE_STEMS, read_png, reference_input
+
+cv2 = pytest.importorskip("cv2", reason="OpenCV is not installed (pip install 'bodypix_ros[video]')")
+
+FRAME_SIZE = (320, 240)
+"""(width, height) of the test video."""
+FPS = 6.0
+
+
+@pytest.fixture(scope="module")
+def input_video(tmp_path_factory):
+    """A 4-frame MJPG video of the reference photos, downscaled to FRAME_SIZE."""
+    path = tmp_path_factory.mktemp("video") / "people.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, FRAME_SIZE)
+    assert writer.isOpened()
+    for stem in REFERENCE_STEMS:
+        rgb = np.asarray(Image.fromarray(reference_input(stem)).resize(FRAME_SIZE, Image.BILINEAR))
+        writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+    writer.release()
+    return path
+
+
+def decoded_frames(path):
+    """Every frame of a video as OpenCV decodes it, (H, W, 3) uint8 RGB."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(bgr[:, :, ::-1])
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return frames, fps
+
+
+def run_video(capsys, *arguments):
+    """`bodypix-ros video ARGUMENTS` on the shared models -> (status, stderr lines)."""
+    status = main(["video", "--model-base-url", str(MODELS), *map(str, arguments)])
+    return status, capsys.readouterr().err.splitlines()
+
+
+def test_every_other_frame_becomes_overlay_video_and_pngs(input_video, engine, capsys, tmp_path):
+    status, stderr = run_video(capsys, input_video, "--output-dir", tmp_path, "--every", "2", "--frames",
+                               "--codec", "MJPG", "--progress-every", "1")
+
+    assert status == 0, stderr
+    inputs, _ = decoded_frames(input_video)
+    overlays, fps = decoded_frames(tmp_path / "people.overlay.avi")
+    assert len(overlays) == 2 and fps == pytest.approx(FPS / 2)
+    for overlay_frame, index in zip(overlays, (0, 2)):
+        frame = inputs[index]
+        assert overlay_frame.shape == frame.shape
+        result = engine.segment(frame, SegmentationSettings())
+        person = result.person_mask == 255
+        assert 0.05 < person.mean() < 0.95
+        np.testing.assert_array_equal(read_png(tmp_path / f"people.{index:06d}.mask.png"), result.person_mask)
+        np.testing.assert_array_equal(read_png(tmp_path / f"people.{index:06d}.overlay.png"),
+                                      render_overlay(frame, result, "parts", 0.7))
+        change = np.abs(overlay_frame.astype(int) - frame).sum(axis=-1)
+        assert np.median(change[person]) > 5 * np.median(change[~person]) + 20
+    assert sorted(p.name for p in tmp_path.glob("people.0*")) == sorted(
+        f"people.{index:06d}.{kind}.png" for index in (0, 2) for kind in ("mask", "parts", "overlay"))
+    assert [line.split()[:3] for line in stderr[:-1]] == [["[1/2]", "frame", "0"], ["[2/2]", "frame", "2"]]
+    assert stderr[-1].startswith("2 frames segmented (every 2)")
+
+
+def test_max_frames_and_mp4v(input_video, capsys, tmp_path):
+    status, stderr = run_video(capsys, input_video, "--output-dir", tmp_path, "--max-frames", "3",
+                               "--overlay-mode", "mask")
+
+    assert status == 0, stderr
+    overlays, fps = decoded_frames(tmp_path / "people.overlay.mp4")
+    assert len(overlays) == 3 and overlays[0].shape == FRAME_SIZE[::-1] + (3,) and fps == pytest.approx(FPS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["people.overlay.mp4"]
+
+
+def test_unreadable_inputs_and_missing_opencv(capsys, monkeypatch, tmp_path):
+    status, stderr = run_video(capsys, tmp_path / "absent.mp4", "--output-dir", tmp_path / "out")
+    assert status == 2 and stderr == [f"bodypix-ros: error: no such file: {tmp_path / 'absent.mp4'}"]
+
+    not_a_video = tmp_path / "notes.mp4"
+    not_a_video.write_text("not a video")
+    status, stderr = run_video(capsys, not_a_video, "--output-dir", tmp_path / "out")
+    assert status == 1 and stderr[-1].startswith(f"bodypix-ros: error: cannot open video {not_a_video}")
+
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    status, stderr = run_video(capsys, not_a_video, "--output-dir", tmp_path / "out")
+    assert status == 1 and stderr == [
+        "bodypix-ros: error: reading videos needs OpenCV: pip install 'bodypix_ros[video]'"]
+    assert not (tmp_path / "out").exists()
