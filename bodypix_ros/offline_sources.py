@@ -24,7 +24,8 @@ from .bench import non_negative_int, positive_int
 from .cli import (LOGGER, CliError, UsageError, add_model_arguments, add_overlay_arguments,
                   add_settings_arguments, load_engine, overlay_mode_from_args, settings_from_args,
                   write_outputs)
-from .image_codec import DecodedFrame, ImageDataError, UnsupportedEncodingError, decode_compressed, decode_image
+from .image_codec import (DecodedFrame, ImageDataError, UnsupportedEncodingError, decode_compressed,
+                          decode_image)
 from .node_outputs import OUTPUT_NAMES, OutputSelection, output_messages, segment_frame
 from .node_params import LiveConfig
 from .render import render_overlay
@@ -113,7 +114,8 @@ def output_names(text: str) -> Tuple[str, ...]:
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in OUTPUT_NAMES]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of {', '.join(OUTPUT_NAMES)}")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of {', '.join(OUTPUT_NAMES)}")
     return names
 
 
@@ -171,7 +173,7 @@ def image_connections(reader, topic: str) -> list:
 
 
 def create_bag(rosbag2, path: Path, storage: str):
-    """An open rosbags.rosbag2.Writer of a new bag at `path` in storage 'sqlite3' or 'mcap'; CliError if impossible."""
+    """A new bag at `path` (storage sqlite3 or mcap), open for writing; CliError if it cannot be created."""
     try:
         writer = rosbag2.Writer(path, version=BAG_FORMAT_VERSION,
                                 storage_plugin=rosbag2.StoragePlugin[storage.upper()])
@@ -190,7 +192,8 @@ def run_bag(args: argparse.Namespace) -> int:
     if args.topic in topics.values():
         raise UsageError(f"output topic {args.topic} is the input topic; choose another --topic-prefix")
     if args.output_bag.exists():
-        raise CliError(f"output bag {args.output_bag} exists already; remove it or choose another --output-bag")
+        raise CliError(f"output bag {args.output_bag} exists already; "
+                       f"remove it or choose another --output-bag")
     rosbag2, typestore = import_rosbags()
     reader = open_bag(rosbag2, args.input_bag)
     try:

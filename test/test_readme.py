@@ -1,0 +1,39 @@
+"""The README's commands and tables stay in step with the code and CI."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from bodypix_ros.parts import PART_NAMES, RAINBOW_PART_COLORS
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def first_code_block() -> list:
+    block = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_opens_with_setup_and_test_commands():
+    setup, tests = first_code_block()
+    assert "pip install" in setup and "bodypix-ros segment" in setup
+    assert "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command():
+    _, tests = first_code_block()
+    assert tests in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_parameter_table_is_generated_from_the_schema():
+    table = subprocess.run([sys.executable, "-m", "bodypix_ros.node_params"], check=True,
+                           capture_output=True, text=True, cwd=REPO).stdout.strip()
+    assert table.count("\n") > 20 and table in README
+
+
+def test_part_table_lists_every_part_with_its_colour():
+    for part_id, (name, color) in enumerate(zip(PART_NAMES, RAINBOW_PART_COLORS)):
+        row = f"| {part_id + 1} | {part_id} | `{name}` | ({color[0]}, {color[1]}, {color[2]}) |"
+        assert row in README
