@@ -5,6 +5,7 @@ Every setting is validated on construction; an invalid value raises
 The ROS node validates `ros2 param set` requests with these same classes.
 """
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Tuple, Union
 
@@ -84,7 +85,7 @@ class MultiPersonSettings:
         _check_unit_interval("min_keypoint_score", self.min_keypoint_score)
         _check_int("refine_steps", self.refine_steps, *REFINE_STEPS_RANGE)
         if (isinstance(self.nms_radius, bool) or not isinstance(self.nms_radius, (int, float))
-                or self.nms_radius <= 0):
+                or not 0 < self.nms_radius < math.inf):
             raise SettingsError(f"nms_radius {self.nms_radius!r} must be a positive number of pixels")
 
 

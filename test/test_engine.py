@@ -109,6 +109,8 @@ def test_bad_frames_raise_frame_error(frame, message):
     ({"multi_person.refine_steps": 0}, "refine_steps"),
     ({"multi_person.max_detections": 1.5}, "max_detections"),
     ({"multi_person.nms_radius": -1}, "nms_radius"),
+    ({"multi_person.nms_radius": float("nan")}, "nms_radius"),
+    ({"multi_person.nms_radius": float("inf")}, "nms_radius"),
 ])
 def test_invalid_settings_raise_settings_error(changes, message):
     with pytest.raises(SettingsError, match=message):
