@@ -29,8 +29,8 @@ setup(
     extras_require={
         "demo": ["scikit-image"],
         "video": ["opencv-python-headless"],
-        "bag": ["rosbags", "opencv-python-headless"],
-        "test": ["pytest", "rosbags", "pyyaml", "opencv-python-headless"],
+        "bag": ["rosbags>=0.10.11", "opencv-python-headless"],
+        "test": ["pytest", "rosbags>=0.10.11", "pyyaml", "opencv-python-headless"],
     },
     zip_safe=True,
     entry_points={
