@@ -118,8 +118,9 @@ def resize_frame(photo: np.ndarray, size: FrameSize) -> np.ndarray:
 
 # ---- timing ------------------------------------------------------------------------------------
 
-def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dict[str, float], int]:
-    """One run of our pipeline -> ({stage: ms} with the engine's stages, 'overlay', end-to-end; persons found)."""
+def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dict[str, float], Optional[int]]:
+    """One run of our pipeline -> ({stage: ms}: the engine's stages, 'overlay', end-to-end;
+    persons found, None without the person decode)."""
     overlay_mode = "persons" if instances else "parts"
     started = time.perf_counter()
     result = engine.segment(frame, settings, part_labels=True, instances=instances)
@@ -130,11 +131,11 @@ def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dic
     stages["overlay"] = (finished - segmented) * 1000.0
     stages[END_TO_END] = (finished - started) * 1000.0
     stages[POST_NETWORK] = stages[END_TO_END] - stages.get("preprocess", 0.0) - stages.get("network", 0.0)
-    return stages, len(result.persons)
+    return stages, len(result.persons) if instances else None
 
 
-def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[str, float], int]:
-    """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}, end-to-end; 0 persons)."""
+def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[str, float], None]:
+    """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}, end-to-end; None)."""
     started = time.perf_counter()
     predicted = wrapper.predict_single(frame)
     predicted_at = time.perf_counter()
@@ -146,7 +147,7 @@ def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[
               "get_colored_part_mask": finished - masked_at, END_TO_END: finished - started}
     stages = {stage: seconds * 1000.0 for stage, seconds in stages.items()}
     stages[POST_NETWORK] = stages["get_mask"] + stages["get_colored_part_mask"]
-    return stages, 0
+    return stages, None
 
 
 def tf_bodypix_wrapper(engine, internal_resolution: float):
@@ -167,9 +168,10 @@ def summarize(samples: Sequence[float]) -> Dict[str, float]:
             "p95_ms": round(float(np.percentile(values, 95)), 3)}
 
 
-def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[int]) -> dict:
-    """Per-iteration {stage: ms} and persons found -> {'stages': {stage: summary}, 'end_to_end',
-    'post_network', 'fps', 'persons' (median count)}. Stages keep the order the pipeline reported them in.
+def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[Optional[int]]) -> dict:
+    """Per-iteration {stage: ms} and persons found (None: no decode) -> {'stages': {stage: summary},
+    'end_to_end', 'post_network', 'fps'} and 'persons' (median count) if decoded.
+    Stages keep the order the pipeline reported them in.
     """
     order = [stage for stage in dict.fromkeys(stage for run in runs for stage in run)
              if stage not in (END_TO_END, POST_NETWORK)]
@@ -177,7 +179,8 @@ def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[int])
                END_TO_END: summarize([run[END_TO_END] for run in runs]),
                POST_NETWORK: summarize([run[POST_NETWORK] for run in runs])}
     summary["fps"] = round(1000.0 / summary[END_TO_END]["median_ms"], 2)
-    summary["persons"] = int(np.median(persons))
+    if None not in persons:
+        summary["persons"] = int(np.median(persons))
     return summary
 
 

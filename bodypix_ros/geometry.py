@@ -43,7 +43,7 @@ class InputGeometry(NamedTuple):
 
 
 def valid_input_resolution(size: float, output_stride: int) -> int:
-    """TFJS `toValidInputResolution`: the largest k * stride + 1 not above `size`."""
+    """TFJS `toValidInputResolution`: the largest k * stride + 1 not above `size`, at least 1."""
     if (size - 1) % output_stride == 0:
         return int(size)
     return int(math.floor(size / output_stride) * output_stride + 1)
@@ -56,26 +56,36 @@ def input_geometry(frame_size: Tuple[int, int], fraction: float, output_stride: 
     target_w = valid_input_resolution(width * fraction, output_stride)
     target_aspect = target_w / target_h
     if width / height < target_aspect:
-        pad = _js_round(0.5 * (target_aspect * height - width))
+        pad = js_round(0.5 * (target_aspect * height - width))
         padding = Padding(0, 0, pad, pad)
     else:
-        pad = _js_round(0.5 * ((1.0 / target_aspect) * width - height))
+        pad = js_round(0.5 * ((1.0 / target_aspect) * width - height))
         padding = Padding(pad, pad, 0, 0)
     return InputGeometry((height, width), (target_h, target_w), padding, output_stride)
 
 
 def crop_box(geometry: InputGeometry) -> Tuple[float, float, float, float]:
-    """Normalised (y1, x1, y2, x2) box of TFJS `removePaddingAndResizeBack`."""
+    """Normalised (y1, x1, y2, x2) box of TFJS `removePaddingAndResizeBack`.
+
+    An axis whose padded length is 1 pixel (a 1-pixel frame side, no padding) gets 0, 0:
+    its network input is 1 pixel too, so every coordinate samples it (TFJS divides 0 by 0).
+    """
+    padded_h, padded_w = geometry.padded_size
     height, width = geometry.frame_size
     pad = geometry.padding
     return (
-        pad.top / (height + pad.top + pad.bottom - 1.0),
-        pad.left / (width + pad.left + pad.right - 1.0),
-        (pad.top + height - 1.0) / (height + pad.top + pad.bottom - 1.0),
-        (pad.left + width - 1.0) / (width + pad.left + pad.right - 1.0),
+        _normalised(pad.top, padded_h),
+        _normalised(pad.left, padded_w),
+        _normalised(pad.top + height - 1.0, padded_h),
+        _normalised(pad.left + width - 1.0, padded_w),
     )
 
 
-def _js_round(value: float) -> int:
+def _normalised(position: float, length: int) -> float:
+    """Pixel position along an axis of `length` pixels -> [0, 1] (0 on a 1-pixel axis)."""
+    return position / (length - 1.0) if length > 1 else 0.0
+
+
+def js_round(value: float) -> int:
     """JavaScript Math.round: halves round up (towards +inf)."""
-    return int(math.floor(value + 0.5))
+    return math.floor(value + 0.5)

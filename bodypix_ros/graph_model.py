@@ -26,12 +26,24 @@ _NUMPY_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8,
                  "uint16": np.uint16, "float16": np.float16, "bool": np.bool_}
 
 
+def _stored_dtype(entry: dict) -> str:
+    """The dtype a `weightsManifest` weight entry is stored in (its quantization dtype, if any)."""
+    stored = entry.get("quantization", {}).get("dtype", entry["dtype"])
+    for dtype in (stored, entry["dtype"]):
+        if dtype not in _NUMPY_DTYPES:
+            raise ModelError(f"weight {entry['name']!r} has unsupported dtype {dtype!r}")
+    return stored
+
+
 def weight_byte_size(entry: dict) -> int:
     """Bytes one `weightsManifest` weight entry occupies in its shard."""
-    stored = entry.get("quantization", {}).get("dtype", entry["dtype"])
-    if stored not in _NUMPY_DTYPES:
-        raise ModelError(f"weight {entry['name']!r} has unsupported dtype {stored!r}")
-    return int(np.prod(entry["shape"], dtype=np.int64)) * np.dtype(_NUMPY_DTYPES[stored]).itemsize
+    itemsize = np.dtype(_NUMPY_DTYPES[_stored_dtype(entry)]).itemsize
+    return int(np.prod(entry["shape"], dtype=np.int64)) * itemsize
+
+
+def group_bytes(group: dict) -> int:
+    """Bytes a `weightsManifest` group stores in its shards, all together."""
+    return sum(weight_byte_size(entry) for entry in group["weights"])
 
 
 def decode_weights(manifest: Sequence[dict], folder: Path) -> Dict[str, np.ndarray]:
@@ -39,7 +51,7 @@ def decode_weights(manifest: Sequence[dict], folder: Path) -> Dict[str, np.ndarr
     weights = {}
     for group in manifest:
         buffer = b"".join(_read_shard(folder / path) for path in group["paths"])
-        expected = sum(weight_byte_size(entry) for entry in group["weights"])
+        expected = group_bytes(group)
         if len(buffer) != expected:
             raise ModelError(
                 f"weight shards {', '.join(group['paths'])} in {folder} hold {len(buffer)} bytes "
@@ -63,7 +75,7 @@ def _read_shard(path: Path) -> bytes:
 
 def _decode_weight(entry: dict, raw: bytes) -> np.ndarray:
     quantization = entry.get("quantization")
-    stored = quantization["dtype"] if quantization else entry["dtype"]
+    stored = _stored_dtype(entry)
     values = np.frombuffer(raw, dtype=np.dtype(_NUMPY_DTYPES[stored]).newbyteorder("<"))
     if quantization and stored in ("uint8", "uint16"):
         values = values * float(quantization["scale"]) + float(quantization["min"])
@@ -80,11 +92,13 @@ def read_model_json(model_json: Path) -> dict:
         raise ModelError(f"model file {model_json} is not valid JSON ({error}); "
                          f"delete it and download the model again") from None
     if not isinstance(spec, dict) or "modelTopology" not in spec or "weightsManifest" not in spec:
-        raise ModelError(f"{model_json} is not a TFJS graph model (no modelTopology/weightsManifest)")
+        raise ModelError(f"{model_json} is not a TFJS graph model (no modelTopology/weightsManifest); "
+                         f"pass a model-stride<N>.json of the BodyPix 2.0 tree")
     nodes = spec["modelTopology"].get("node", [])
     unsupported = sorted({node["op"] for node in nodes} - SUPPORTED_OPS)
     if unsupported:
-        raise ModelError(f"{model_json} uses ops this loader does not support: {', '.join(unsupported)}")
+        raise ModelError(f"{model_json} uses ops this loader does not support: {', '.join(unsupported)}; "
+                         f"use a BodyPix 2.0 model (MobileNetV1 or ResNet50) of the official tree")
     return spec
 
 
@@ -127,11 +141,13 @@ class GraphModel:
             _normalize_conv_attrs(node)
             if node.op == "Const":
                 if node.name not in weights:
-                    raise ModelError(f"model has no weight for constant {node.name!r}")
+                    raise ModelError(f"the weight shards hold no value for constant {node.name!r}: the "
+                                     f"model.json and shards do not match; download the model again")
                 node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
         placeholders = [node.name for node in graph_def.node if node.op == "Placeholder"]
         if len(placeholders) != 1:
-            raise ModelError(f"expected one input placeholder, found {placeholders}")
+            raise ModelError(f"the graph has {len(placeholders)} input placeholders {placeholders}, "
+                             f"not one as BodyPix; pass a BodyPix 2.0 model.json")
         self.input_name = placeholders[0]
         self.output_names = output_names(spec["modelTopology"]["node"])
 

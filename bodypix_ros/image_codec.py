@@ -78,7 +78,7 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, is_bigendian
     dtype = np.dtype(">u2" if is_bigendian else "<u2") if encoding == "mono16" else np.dtype(np.uint8)
     pixels = _pixel_view(data, height, width, step, _CHANNELS[encoding], dtype)
     if encoding in ("rgb8", "rgba8"):
-        return np.ascontiguousarray(pixels[:, :, :3])
+        return pixels[:, :, :3].copy()  # a copy even when the view is contiguous: never alias `data`
     if encoding in ("bgr8", "bgra8"):
         return np.ascontiguousarray(pixels[:, :, 2::-1])
     if encoding == "mono8":

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import Request, urlopen
 
 from . import __version__
-from .graph_model import weight_byte_size
+from .graph_model import group_bytes
 from .models import (BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL, OFFICIAL_BASE_URL, ModelError,
                      parse_model_name)
 
@@ -52,11 +52,6 @@ def read_manifest(model_json: bytes, source: str,
     except (ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{source} is not a TFJS graph model.json ({error!r}): {remedy}") from None
     return groups
-
-
-def group_bytes(group: dict) -> int:
-    """Bytes a weight group stores: sum of prod(shape) x bytes of its (quantization) dtype."""
-    return sum(weight_byte_size(weight) for weight in group["weights"])
 
 
 def expected_shard_sizes(total: int, count: int) -> Optional[List[int]]:

@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -27,8 +27,6 @@ ARCHITECTURES = ("mobilenet_v1", "resnet50")
 QUANTS = ("float", "quant2", "quant1")
 MOBILENET_MULTIPLIERS = (0.5, 0.75, 1.0)
 OUTPUT_STRIDES = {"mobilenet_v1": (8, 16), "resnet50": (16, 32)}
-WEIGHT_BYTES = {"float": 4, "quant2": 2, "quant1": 1}
-"""Bytes per stored weight: TFJS `quantBytes`."""
 
 _ARCHITECTURE_FOLDERS = {"mobilenet_v1": "mobilenet", "resnet50": "resnet50"}
 _MULTIPLIER_FOLDERS = {0.5: "050", 0.75: "075", 1.0: "100"}
@@ -69,18 +67,19 @@ class ModelSpec:
     @property
     def name(self) -> str:
         """Short name, e.g. 'mobilenet_quant2_075_stride16', 'resnet50_float_stride32'."""
-        parts = [_ARCHITECTURE_FOLDERS[self.architecture], self.quant]
-        if self.multiplier is not None:
-            parts.append(_MULTIPLIER_FOLDERS[self.multiplier])
-        return "_".join(parts + [f"stride{self.output_stride}"])
+        return "_".join(self._folders() + [f"stride{self.output_stride}"])
 
     @property
     def relative_path(self) -> str:
         """model.json path in the official tree, e.g. 'mobilenet/quant2/075/model-stride16.json'."""
-        parts = [_ARCHITECTURE_FOLDERS[self.architecture], self.quant]
+        return "/".join(self._folders() + [f"model-stride{self.output_stride}.json"])
+
+    def _folders(self) -> List[str]:
+        """Folder names of the model in the official tree, e.g. ['mobilenet', 'quant2', '075']."""
+        folders = [_ARCHITECTURE_FOLDERS[self.architecture], self.quant]
         if self.multiplier is not None:
-            parts.append(_MULTIPLIER_FOLDERS[self.multiplier])
-        return "/".join(parts + [f"model-stride{self.output_stride}.json"])
+            folders.append(_MULTIPLIER_FOLDERS[self.multiplier])
+        return folders
 
 
 def all_model_specs() -> Tuple[ModelSpec, ...]:
@@ -195,6 +194,8 @@ def _is_url(text: str) -> bool:
 
 
 def _looks_like_path(text: str) -> bool:
+    if not text.strip():
+        return False  # Path("") is the current directory
     return (text.lower().endswith(".json") or text.startswith("file://") or "/" in text
             or os.sep in text or Path(text).expanduser().exists())
 

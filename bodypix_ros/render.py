@@ -11,7 +11,7 @@ MASK_COLOR = np.array([(0, 255, 0)], dtype=np.uint8)
 
 
 def label_palette(palette: np.ndarray) -> np.ndarray:
-    """(K, 3) palette -> (256, 3) uint8 table: label k >= 1 takes row (k - 1) % K, label 0 row 0 (unused)."""
+    """(K, 3) palette -> (256, 3) uint8 table: label k >= 1 takes row (k - 1) % K; callers set row 0."""
     palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     return palette[(np.arange(256) - 1) % len(palette)]
 

@@ -6,7 +6,7 @@ The ROS node validates `ros2 param set` requests with these same classes.
 """
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Tuple, Union
 
 from .parts import PART_NAMES
@@ -117,6 +117,11 @@ class SegmentationSettings:
 
     def with_changes(self, **changes) -> "SegmentationSettings":
         """A validated copy; keys `multi_person.X` change the multi-person knobs."""
+        valid = [f.name for f in fields(self)] + [f"multi_person.{f.name}" for f in fields(self.multi_person)]
+        unknown = [key for key in changes if key not in valid]
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {', '.join(map(repr, unknown))}; "
+                                f"valid: {', '.join(valid)}")
         multi = {key.split(".", 1)[1]: value for key, value in changes.items()
                  if key.startswith("multi_person.")}
         plain = {key: value for key, value in changes.items() if not key.startswith("multi_person.")}

@@ -9,7 +9,7 @@ interpolated exactly; the rest is one table lookup per pixel.
 """
 
 from functools import lru_cache
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def frame_sampling(geometry: InputGeometry) -> Tuple[AxisSampling, AxisSampling]
 
 
 def block_codes(person_scores: np.ndarray, threshold: float,
-                part_argmax: np.ndarray = None) -> np.ndarray:
+                part_argmax: Optional[np.ndarray] = None) -> np.ndarray:
     """(h, w) codes of each 2×2 block of source pixels (block (y, x) spans y..y+1, x..x+1).
 
     0 = all four at or below `threshold`; k + 1 = all four above it with argmax part k
@@ -117,7 +117,8 @@ def sigmoid(values: np.ndarray) -> np.ndarray:
 
 
 def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: float,
-                 part_logits: np.ndarray = None, part_argmax: np.ndarray = None) -> np.ndarray:
+                 part_logits: Optional[np.ndarray] = None,
+                 part_argmax: Optional[np.ndarray] = None) -> np.ndarray:
     """Frame-resolution labels from network outputs scaled to network-input resolution.
 
     person_scores: (h, w) float32 sigmoid person scores; part_logits: (h, w, 24) float32

@@ -37,7 +37,7 @@ def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
     assert list(ours["stages"])[:2] == ["preprocess", "network"] and list(ours["stages"])[-1] == "overlay"
     assert {"mask", "part_labels"} <= set(ours["stages"])
     assert list(theirs["stages"]) == list(bench.TF_BODYPIX_STAGES)
-    assert "persons" in persons["stages"] and persons["persons"] >= 1
+    assert "persons" in persons["stages"] and persons["persons"] >= 1 and "persons" not in ours
     for pipeline in (ours, theirs, persons):
         for summary in [*pipeline["stages"].values(), pipeline["end_to_end"], pipeline["post_network"]]:
             assert 0 < summary["median_ms"] <= summary["p95_ms"]
@@ -85,7 +85,8 @@ def test_summaries_keep_stage_order_and_ratios_compare_medians():
     assert list(summary["stages"]) == ["preprocess", "network", "mask"]
     assert summary["stages"]["network"]["median_ms"] == 12.0
     assert summary["end_to_end"]["median_ms"] == 22.0 and summary["persons"] == 3
-    theirs = bench.summarize_pipeline([{"end_to_end": 44.0, "post_network": 30.0}], [0])
+    theirs = bench.summarize_pipeline([{"end_to_end": 44.0, "post_network": 30.0}], [None])
+    assert "persons" not in theirs
     ratio = bench.ratios(summary, theirs)
     assert ratio == {"end_to_end": 0.5, "throughput": 2.0, "post_network_per_network": 0.75}
 

@@ -80,6 +80,18 @@ def test_outputs_at_frame_resolution_for_odd_sizes(engine):
     assert np.array_equal(result.part_labels > 0, result.person_mask > 0)
 
 
+@pytest.mark.parametrize("frame_size", [(1, 1), (1, 40), (40, 1)])
+@pytest.mark.parametrize("fraction", [0.1, 2.0])
+def test_one_pixel_frame_sides_at_the_resolution_extremes(engine, frame_size, fraction):
+    frame = np.random.default_rng(5).integers(0, 256, frame_size + (3,), dtype=np.uint8)
+    settings = SegmentationSettings(internal_resolution=fraction, segmentation_threshold=0.0).with_changes(
+        **{"multi_person.enabled": True, "multi_person.score_threshold": 0.0})
+    result = engine.segment(frame, settings)
+    for image in (result.person_mask, result.part_labels, result.instances):
+        assert image.shape == frame_size and image.dtype == np.uint8
+    assert np.array_equal(result.part_labels > 0, result.person_mask > 0)
+
+
 def test_grayscale_and_rgba_frames_are_converted(engine):
     rgb = reference_input(ONE_PERSON)[::4, ::4]
     gray = rgb[:, :, 1].copy()
@@ -111,6 +123,8 @@ def test_bad_frames_raise_frame_error(frame, message):
     ({"multi_person.nms_radius": -1}, "nms_radius"),
     ({"multi_person.nms_radius": float("nan")}, "nms_radius"),
     ({"multi_person.nms_radius": float("inf")}, "nms_radius"),
+    ({"multi_person.refine_step": 5}, "unknown.*'multi_person.refine_step'.*refine_steps"),
+    ({"threshold": 0.5}, "unknown setting.*segmentation_threshold"),
 ])
 def test_invalid_settings_raise_settings_error(changes, message):
     with pytest.raises(SettingsError, match=message):

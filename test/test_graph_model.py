@@ -41,6 +41,14 @@ def test_truncated_shard_is_rejected(tmp_path):
         decode_weights(manifest, tmp_path)
 
 
+def test_unsupported_weight_dtype_is_a_model_error(tmp_path):
+    entries = [{"name": "z", "shape": [2], "dtype": "complex64", "quantization": {"dtype": "uint8",
+                                                                                   "min": 0.0, "scale": 1.0}}]
+    manifest = write_shard(tmp_path, entries, [bytes(2)])
+    with pytest.raises(ModelError, match="'z' has unsupported dtype 'complex64'"):
+        decode_weights(manifest, tmp_path)
+
+
 def test_missing_shard_is_rejected(tmp_path):
     manifest = [{"paths": ["nowhere.bin"], "weights": []}]
     with pytest.raises(ModelError, match="cannot read weight shard"):

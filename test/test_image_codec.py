@@ -52,6 +52,17 @@ def test_rgb8_with_row_padding_for_every_data_container(data_type):
     np.testing.assert_array_equal(decode_pixels("rgb8", rgb, data_type=data_type), rgb)
 
 
+@pytest.mark.parametrize("data_type", [bytes, bytearray, lambda data: array.array("B", data)],
+                         ids=["bytes", "bytearray", "array.array"])
+def test_unpadded_rgb8_decodes_to_a_new_writable_array(data_type):
+    rgb = sample_rgb()
+    data = data_type(rgb.tobytes())
+    decoded = image_to_rgb("rgb8", rgb.shape[0], rgb.shape[1], rgb.shape[1] * 3, 0, data)
+    assert decoded.flags.writeable and decoded.flags.c_contiguous
+    assert not np.shares_memory(decoded, np.frombuffer(data, np.uint8))
+    np.testing.assert_array_equal(decoded, rgb)
+
+
 def test_blue_first_and_alpha_encodings_give_rgb():
     rgb = sample_rgb()
     alpha = np.full(rgb.shape[:2] + (1,), 77, dtype=np.uint8)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from bodypix_ros.models import (DEFAULT_MODEL, OUTPUT_STRIDES, ModelError, ModelSpec, all_model_specs,
-                                model_names, parse_model_name, spec_from_path)
+                                model_names, parse_model_name, resolve_model, spec_from_path)
 
 
 def test_every_official_model_is_named_once():
@@ -54,6 +54,12 @@ def test_typos_are_rejected_with_the_valid_names(typo):
         parse_model_name(typo)
     message = str(caught.value)
     assert DEFAULT_MODEL in message and "resnet50_float_stride32" in message
+
+
+def test_empty_model_is_a_name_error_not_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match=f"unknown model ''.*{DEFAULT_MODEL}"):
+        resolve_model("", cache_dir=str(tmp_path))
 
 
 def test_typo_suggests_the_closest_name():

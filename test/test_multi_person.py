@@ -58,6 +58,14 @@ def test_root_candidates_are_local_maxima_at_or_above_threshold():
                                      zip(found.grid_y, found.grid_x, found.keypoint)]
 
 
+def test_root_threshold_is_compared_in_doubles_as_tfjs():
+    # float32(0.7) is 0.699999988...: below a 0.7 threshold in doubles (TFJS), equal to it in float32.
+    heatmaps = np.zeros((3, 3, 17), np.float32)
+    heatmaps[1, 1, 0] = 0.7
+    heatmaps[1, 1, 1] = np.nextafter(np.float32(0.7), np.float32(1.0))
+    assert root_candidates(heatmaps, 0.7).keypoint.tolist() == [1]
+
+
 def test_max_heap_order_is_descending_score():
     scores = np.random.default_rng(3).permutation(200) / 200.0
     assert list(max_heap_order(scores.tolist())) == np.argsort(-scores).tolist()

@@ -42,3 +42,18 @@ def test_frame_labels_match_tf_crop_and_resize(frame_size, fraction, stride):
     assert (labels == expected).mean() >= 0.9999
     mask_only = frame_labels(geometry, person_scores, 0.7)
     assert np.array_equal(mask_only > 0, expected > 0)
+
+
+@pytest.mark.parametrize("frame_size", [(1, 1), (1, 40), (40, 1)])
+@pytest.mark.parametrize("fraction", [0.1, 2.0])
+def test_one_pixel_frame_sides_match_tf_crop_and_resize(frame_size, fraction):
+    # A 1-pixel side without padding is a 1-pixel network input side: every frame pixel samples it.
+    geometry = input_geometry(frame_size, fraction, 16)
+    assert min(geometry.input_size) >= 1
+    rng = np.random.default_rng(7)
+    person_scores = rng.uniform(0.0, 1.0, geometry.input_size).astype(np.float32)
+    part_logits = rng.normal(0.0, 3.0, geometry.input_size + (24,)).astype(np.float32)
+    part_argmax = np.argmax(part_logits, axis=-1).astype(np.uint8)
+    labels = frame_labels(geometry, person_scores, 0.5, part_logits, part_argmax)
+    assert labels.shape == frame_size
+    np.testing.assert_array_equal(labels, tf_reference(geometry, person_scores, 0.5, part_logits))

@@ -34,7 +34,7 @@ def root_candidates(heatmaps: np.ndarray, score_threshold: float) -> RootCandida
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
             np.maximum(window_max, padded[dy:dy + height, dx:dx + width], out=window_max)
-    above = np.greater_equal(heatmaps, np.float64(score_threshold))  # compared in doubles, as TFJS
+    above = heatmaps.astype(np.float64) >= score_threshold  # in doubles, as TFJS (and on numpy 1)
     grid_y, grid_x, keypoint = np.nonzero(above & (heatmaps >= window_max))
     scores = heatmaps[grid_y, grid_x, keypoint].astype(np.float64)
     return RootCandidates(scores, grid_y, grid_x, keypoint)

@@ -4,12 +4,11 @@ Poses are (n, 17, 3) float64 arrays of rows (x, y, score) in `parts.KEYPOINT_NAM
 order; positions are in network-input pixels until `scale_poses` maps them to the frame.
 """
 
-import math
 from typing import List, Tuple
 
 import numpy as np
 
-from ..geometry import InputGeometry
+from ..geometry import InputGeometry, js_round
 from ..parts import KEYPOINT_NAMES
 from ..result import NetworkOutputs
 from .candidates import max_heap_order, root_candidates
@@ -43,12 +42,9 @@ class _PoseDecoder:
         self.last_row, self.last_column = self.scores.shape[0] - 1, self.scores.shape[1] - 1
 
     def nearest_cell(self, y: float, x: float) -> Tuple[int, int]:
-        """TFJS `getStridedIndexNearPoint`: input-pixel point -> clamped grid (row, column).
-
-        floor(v + 0.5) is JavaScript's Math.round.
-        """
-        return (min(max(math.floor(y / self.stride + 0.5), 0), self.last_row),
-                min(max(math.floor(x / self.stride + 0.5), 0), self.last_column))
+        """TFJS `getStridedIndexNearPoint`: input-pixel point -> clamped grid (row, column)."""
+        return (min(max(js_round(y / self.stride), 0), self.last_row),
+                min(max(js_round(x / self.stride), 0), self.last_column))
 
     def keypoint_position(self, row: int, column: int, keypoint: int) -> Tuple[float, float]:
         """TFJS `getImageCoords`: grid cell + short offset of `keypoint` -> input-pixel (y, x)."""
