@@ -151,14 +151,15 @@ class GraphModel:
         self.input_name = placeholders[0]
         self.output_names = output_names(spec["modelTopology"]["node"])
 
-        def import_graph():
-            tf.compat.v1.import_graph_def(graph_def, name="")
+        fetches = [name + ":0" for name in self.output_names]
 
-        wrapped = tf.compat.v1.wrap_function(import_graph, [])
-        graph = wrapped.graph
-        self._function = wrapped.prune(
-            feeds=graph.get_tensor_by_name(self.input_name + ":0"),
-            fetches={name: graph.get_tensor_by_name(name + ":0") for name in self.output_names})
+        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+        def run(batch):
+            outputs = tf.graph_util.import_graph_def(
+                graph_def, input_map={self.input_name + ":0": batch}, return_elements=fetches, name="bodypix")
+            return dict(zip(self.output_names, outputs))
+
+        self._function = run
 
     def __call__(self, batch):
         return self._function(batch)

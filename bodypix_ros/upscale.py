@@ -81,39 +81,78 @@ def block_codes(person_scores: np.ndarray, threshold: float,
     return codes
 
 
-def sample_exactly(scores: np.ndarray, rows: AxisSampling, cols: AxisSampling,
-                   flat_pixels: np.ndarray, frame_width: int, activation=None) -> np.ndarray:
-    """Bilinear samples of (h, w, C) `scores` at flat frame pixel indices -> (N, C) float32.
+class PixelCorners(NamedTuple):
+    """The 2×2 source pixels and bilinear weights of N frame pixels.
 
-    Same order of operations as TF `crop_and_resize`; `activation` (e.g. sigmoid) is applied
-    to the source values first, only to the ones sampled.
+    index: (4, N) int flat source-pixel indices (top-left, top-right, bottom-left,
+    bottom-right); x_weight, y_weight: (N,) float32; inside: (N,) bool, False where TF
+    extrapolates (value 0).
     """
+
+    index: np.ndarray
+    x_weight: np.ndarray
+    y_weight: np.ndarray
+    inside: np.ndarray
+
+
+def pixel_corners(rows: AxisSampling, cols: AxisSampling, flat_pixels: np.ndarray,
+                  frame_width: int, source_width: int) -> PixelCorners:
+    """Corners of the frame pixels at flat indices `flat_pixels` in a (h, source_width) source."""
     ys, xs = np.divmod(flat_pixels, frame_width)
-    source = scores.reshape(-1, scores.shape[-1])
-    width = scores.shape[1]
-    top, bottom = rows.low[ys] * width, rows.high[ys] * width
-    left, right = cols.low[xs], cols.high[xs]
-    corners = np.stack([top + left, top + right, bottom + left, bottom + right])
-    used = np.zeros(len(source), dtype=bool)
-    used[corners] = True
-    needed = np.flatnonzero(used)
-    slot = np.empty(len(source), dtype=np.int32)
-    slot[needed] = np.arange(len(needed), dtype=np.int32)
-    values = source[needed]
-    if activation is not None:
-        values = activation(values)
-    top_left, top_right, bottom_left, bottom_right = values[slot[corners]]
-    x_weight, y_weight = cols.weight[xs][:, None], rows.weight[ys][:, None]
-    upper = top_left + (top_right - top_left) * x_weight
-    lower = bottom_left + (bottom_right - bottom_left) * x_weight
-    samples = upper + (lower - upper) * y_weight
-    samples[~(rows.inside[ys] & cols.inside[xs])] = 0.0
-    return samples
+    top, bottom = rows.low.take(ys) * source_width, rows.high.take(ys) * source_width
+    left, right = cols.low.take(xs), cols.high.take(xs)
+    return PixelCorners(np.stack([top + left, top + right, bottom + left, bottom + right]),
+                        cols.weight.take(xs), rows.weight.take(ys),
+                        rows.inside.take(ys) & cols.inside.take(xs))
+
+
+def interpolate(corner_values: np.ndarray, corners: PixelCorners) -> np.ndarray:
+    """(4, ..., N) values at the four corners -> (..., N) bilinear samples, in TF's order of operations."""
+    top_left, top_right, bottom_left, bottom_right = corner_values
+    upper = top_left + (top_right - top_left) * corners.x_weight
+    lower = bottom_left + (bottom_right - bottom_left) * corners.x_weight
+    return np.where(corners.inside, upper + (lower - upper) * corners.y_weight, np.float32(0.0))
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:
     """Logistic function, float32 in and out."""
     return np.float32(1.0) / (np.float32(1.0) + np.exp(-values))
+
+
+def best_parts(part_logits: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners) -> np.ndarray:
+    """Argmax part of the bilinear samples of sigmoid(part_logits) -> (N,) uint8 part ids.
+
+    A part that is the argmax of no corner scores at most the largest corner runner-up, so
+    only the corners' argmax parts are interpolated; pixels where that bound does not
+    settle it (rare) get all 24 parts interpolated.
+    """
+    channels = part_logits.shape[-1]
+    flat_logits = part_logits.reshape(-1)
+    candidates = part_argmax.reshape(-1).take(corners.index)                     # (4, N)
+    values = sigmoid(flat_logits.take(corners.index[:, None, :] * channels + candidates))
+    scores = interpolate(values, corners)                                          # (4, N)
+    best = scores.max(axis=0)
+    chosen = np.where(scores == best, candidates, np.uint8(255)).min(axis=0)        # lowest id on ties
+    rows = part_logits.reshape(-1, channels)
+    used, slot = used_sources(corners.index, len(rows))
+    runner_up = sigmoid(np.partition(rows.take(used, axis=0), -2, axis=1)[:, -2])
+    unsure = np.flatnonzero(~(best > runner_up.take(slot).max(axis=0)))
+    if unsure.size:
+        unsure_corners = PixelCorners(corners.index[:, unsure], corners.x_weight[unsure],
+                                      corners.y_weight[unsure], corners.inside[unsure])
+        corner_scores = sigmoid(rows.take(unsure_corners.index, axis=0))         # (4, n, 24)
+        chosen[unsure] = np.argmax(interpolate(np.moveaxis(corner_scores, 2, 1), unsure_corners), axis=0)
+    return chosen
+
+
+def used_sources(index: np.ndarray, source_count: int):
+    """Distinct source indices in `index` -> (sorted (M,) indices, `index`-shaped positions in them)."""
+    used = np.zeros(source_count, dtype=bool)
+    used[index] = True
+    distinct = np.flatnonzero(used)
+    position = np.empty(source_count, dtype=np.int32)
+    position[distinct] = np.arange(len(distinct), dtype=np.int32)
+    return distinct, position.take(index)
 
 
 def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: float,
@@ -131,14 +170,16 @@ def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: 
     labels = codes[rows.low].take(cols.low, axis=1)  # C-contiguous, so reshape(-1) is a view
     flat_labels = labels.reshape(-1)
     undecided = np.flatnonzero(flat_labels == UNDECIDED)
-    person = sample_exactly(person_scores[:, :, None], rows, cols, undecided, width)[:, 0] > threshold
+    corners = pixel_corners(rows, cols, undecided, width, person_scores.shape[1])
+    person = interpolate(person_scores.reshape(-1).take(corners.index), corners) > threshold
     if part_logits is None:
         flat_labels[undecided] = person
     else:
         flat_labels[undecided] = 0
         person_pixels = undecided[person]
-        parts = sample_exactly(part_logits, rows, cols, person_pixels, width, sigmoid)
-        flat_labels[person_pixels] = np.argmax(parts, axis=1).astype(np.uint8) + 1
+        person_corners = PixelCorners(corners.index[:, person], corners.x_weight[person],
+                                      corners.y_weight[person], corners.inside[person])
+        flat_labels[person_pixels] = best_parts(part_logits, part_argmax, person_corners) + 1
     labels[~rows.inside] = 0
     labels[:, ~cols.inside] = 0
     return labels
