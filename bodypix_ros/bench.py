@@ -26,7 +26,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cli import CliError, UsageError, add_settings_arguments, demo_image, read_image, settings_from_args
+from .cli import (CliError, UsageError, add_model_arguments, add_settings_arguments, demo_image, read_image,
+                  settings_from_args)
 from .models import BASE_URL_ENV, DEFAULT_MODEL, all_model_specs, default_base_url
 from .node_params import PARAMETERS_BY_NAME
 from .render import render_overlay
@@ -151,13 +152,15 @@ def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[
 
 
 def tf_bodypix_wrapper(engine, internal_resolution: float):
-    """tf-bodypix's BodyPixModelWrapper around the engine's loaded network (same weights, same graph)."""
+    """tf-bodypix's BodyPixModelWrapper around the engine's network run by TensorFlow (same weights,
+    same graph; with the tflite backend, the TensorFlow graph it was converted from)."""
     from tf_bodypix.model import (BodyPixModelWrapper, MobileNetBodyPixPredictWrapper,
                                   ResNet50BodyPixPredictWrapper)
 
     architecture = (ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
                     else MobileNetBodyPixPredictWrapper)
-    return BodyPixModelWrapper(architecture(engine.model), output_stride=engine.output_stride,
+    network = getattr(engine.model, "graph", engine.model)
+    return BodyPixModelWrapper(architecture(network), output_stride=engine.output_stride,
                                internal_resolution=internal_resolution)
 
 
@@ -216,13 +219,13 @@ def ratios(ours: dict, theirs: dict) -> Dict[str, float]:
 
 def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.ndarray, settings,
                   iterations: int, warmup: int, base_url: Optional[str] = None,
-                  cache_dir: Optional[str] = None, log=print) -> List[dict]:
+                  cache_dir: Optional[str] = None, backend: str = "tensorflow", log=print) -> List[dict]:
     """Every model at every frame size -> report rows (model, frame_size, input_size, pipelines, ratio)."""
     from .engine import BodyPixEngine
 
     rows = []
     for model in models:
-        engine = BodyPixEngine.load(model, base_url=base_url, cache_dir=cache_dir)
+        engine = BodyPixEngine.load(model, base_url=base_url, cache_dir=cache_dir, backend=backend)
         wrapper = tf_bodypix_wrapper(engine, settings.resolution_fraction)
         for width, height in sizes:
             log(f"{engine.model_name} {width}x{height}: {warmup} warm-up + {iterations} iterations")
@@ -352,12 +355,10 @@ def add_bench_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "bench", help="time each stage of our pipeline against tf-bodypix's on the same frames",
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default=DEFAULT_MODEL, metavar="NAMES",
+    models = add_model_arguments(parser, model_option=False)
+    models.add_argument("--models", default=DEFAULT_MODEL, metavar="NAMES",
                         help=f"comma-separated model names (or model.json paths/URLs), or {ALL_LOCAL}: every "
                              f"official model in the local --model-base-url folder (default: %(default)s)")
-    parser.add_argument("--model-base-url", metavar="URL",
-                        help="URL or local folder laid out like the official model tree (as for `segment`)")
-    parser.add_argument("--model-cache-dir", metavar="DIR", help="where downloads are cached (as for `segment`)")
     parser.add_argument("--image", type=Path, metavar="PHOTO",
                         help=f"photo resized to each frame size (default: $BODYPIX_SHARED_DIR or ../shared "
                              f"/{SHARED_PHOTO}, else scikit-image's astronaut)")
@@ -388,9 +389,9 @@ def run_bench(args: argparse.Namespace) -> int:
     models = model_names(args.models, args.model_base_url)
     image_name, photo = bench_photo(args.image)
     rows = run_benchmark(models, args.sizes, photo, settings, args.iterations, args.warmup,
-                         args.model_base_url, args.model_cache_dir, _progress)
+                         args.model_base_url, args.model_cache_dir, args.backend, _progress)
     report = {"image": image_name, "iterations": args.iterations, "warmup": args.warmup,
-              "internal_resolution": settings.resolution_fraction,
+              "backend": args.backend, "internal_resolution": settings.resolution_fraction,
               "segmentation_threshold": settings.segmentation_threshold,
               "multi_person": settings.multi_person.enabled, "overlay_alpha": OVERLAY_ALPHA,
               "environment": environment(), "results": rows}

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import __version__
-from .engine import BodyPixEngine, FrameError
+from .engine import BACKENDS, BodyPixEngine, FrameError
 from .models import BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL, ModelError
 from .parts import KEYPOINT_NAMES
 from .render import OVERLAY_MODES, render_overlay
@@ -97,18 +97,24 @@ def _fail(error, status: int) -> int:
 
 # ---- options shared by subcommands -------------------------------------------------------------
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --model-base-url, --model-cache-dir (see models.resolve_model)."""
+def add_model_arguments(parser: argparse.ArgumentParser, model_option: bool = True):
+    """--model (unless `model_option` is False), --model-base-url, --model-cache-dir, --backend
+    (see models.resolve_model); returns the argument group."""
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default=DEFAULT_MODEL, metavar="SPEC",
-                       help=f"short model name (e.g. {DEFAULT_MODEL}, resnet50_float_stride16), "
-                            f"a model.json path or an http(s) URL (default: %(default)s)")
+    if model_option:
+        group.add_argument("--model", default=DEFAULT_MODEL, metavar="SPEC",
+                           help=f"short model name (e.g. {DEFAULT_MODEL}, resnet50_float_stride16), "
+                                f"a model.json path or an http(s) URL (default: %(default)s)")
     group.add_argument("--model-base-url", metavar="URL",
                        help=f"URL or local directory laid out like the official model tree "
                             f"(default: ${BASE_URL_ENV} or the official storage)")
     group.add_argument("--model-cache-dir", metavar="DIR",
                        help=f"where downloads are cached (default: ${CACHE_DIR_ENV}, "
                             f"$XDG_CACHE_HOME/bodypix_ros or ~/.cache/bodypix_ros)")
+    group.add_argument("--backend", choices=BACKENDS, default="tensorflow",
+                       help="what runs the network: tensorflow, or tflite (TensorFlow Lite, "
+                            "XNNPACK; converts once per frame size) (default: %(default)s)")
+    return group
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -160,7 +166,8 @@ def settings_from_args(args: argparse.Namespace) -> SegmentationSettings:
 
 def load_engine(args: argparse.Namespace):
     """The BodyPixEngine the model options name (downloads it once if needed)."""
-    return BodyPixEngine.load(args.model, base_url=args.model_base_url, cache_dir=args.model_cache_dir)
+    return BodyPixEngine.load(args.model, base_url=args.model_base_url, cache_dir=args.model_cache_dir,
+                              backend=args.backend)
 
 
 def unit_interval(text: str) -> float:

@@ -13,7 +13,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from .geometry import InputGeometry, input_geometry
-from .graph_model import GraphModel, load_graph_model
+from .graph_model import load_graph_model
 from .models import DEFAULT_MODEL, ModelError, resolve_model
 from .parts import PART_IDS
 from .result import NetworkOutputs, SegmentationResult
@@ -33,6 +33,10 @@ OUTPUT_NODES = {
     "displacement_bwd": "displacement_bwd",
 }
 """NetworkOutputs field -> substring of the graph output node that holds it."""
+
+
+BACKENDS = ("tensorflow", "tflite")
+"""What runs the network: TensorFlow, or TensorFlow Lite from the same wheel."""
 
 
 class FrameError(ValueError):
@@ -63,10 +67,10 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
 class BodyPixEngine:
     """A loaded BodyPix network and the TFJS pre- and post-processing around it."""
 
-    def __init__(self, model: GraphModel, architecture: str, output_stride: int, model_name: str):
+    def __init__(self, model, architecture: str, output_stride: int, model_name: str):
         import tensorflow as tf
 
-        self.model = model
+        self.model = model  # GraphModel or TFLiteGraphModel
         self.architecture = architecture
         self.output_stride = output_stride
         self.model_name = model_name
@@ -81,10 +85,19 @@ class BodyPixEngine:
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
-             cache_dir: Optional[str] = None) -> "BodyPixEngine":
-        """Resolve `model` (short name, model.json path or URL), download if needed, and load it."""
+             cache_dir: Optional[str] = None, backend: str = "tensorflow") -> "BodyPixEngine":
+        """Resolve `model` (short name, model.json path or URL), download if needed, and load it.
+
+        backend: 'tensorflow', or 'tflite' to run the network with TensorFlow Lite (XNNPACK).
+        """
+        if backend not in BACKENDS:
+            raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         resolved = resolve_model(model, base_url=base_url, cache_dir=cache_dir)
         graph = load_graph_model(resolved.model_json)
+        if backend == "tflite":
+            from .tflite_model import TFLiteGraphModel
+
+            graph = TFLiteGraphModel(graph)
         return cls(graph, resolved.architecture, resolved.output_stride, resolved.name)
 
     def geometry(self, frame_size, settings: SegmentationSettings) -> InputGeometry:

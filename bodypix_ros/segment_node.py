@@ -224,7 +224,7 @@ def _load_engine(startup):
     from .engine import BodyPixEngine
 
     return BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
-                              cache_dir=startup.model_cache_dir)
+                              cache_dir=startup.model_cache_dir, backend=startup.backend)
 
 
 def _byte_array(data) -> array.array:

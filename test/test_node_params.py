@@ -19,7 +19,7 @@ ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "m
               "multi_person.max_detections", "multi_person.score_threshold", "multi_person.nms_radius",
               "multi_person.min_keypoint_score", "multi_person.refine_steps", "overlay_mode",
               "overlay_alpha", "max_rate"}
-ISSUE_STARTUP = {"model", "model_base_url", "model_cache_dir", "input_topic", "mask_topic",
+ISSUE_STARTUP = {"model", "model_base_url", "model_cache_dir", "backend", "input_topic", "mask_topic",
                  "part_labels_topic", "instances_topic", "overlay_topic", "input_transport",
                  "qos_reliability", "qos_depth"}
 PYTHON_TYPES = {"bool": bool, "integer": int, "double": float, "string": str}

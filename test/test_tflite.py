@@ -1,0 +1,41 @@
+"""The TensorFlow Lite backend gives the TensorFlow backend's outputs."""
+
+import numpy as np
+import pytest
+
+from bodypix_ros.engine import BodyPixEngine
+from bodypix_ros.models import ModelError
+from conftest import MODELS, REFERENCE, load_engine, read_png, reference_input
+
+MODEL = "mobilenet_quant2_075_stride16"
+
+
+@pytest.fixture(scope="module")
+def tflite_engine(models_dir):
+    return BodyPixEngine.load(MODEL, base_url=str(models_dir), backend="tflite")
+
+
+@pytest.mark.parametrize("stem", ["three_people", "five_people_fauxels-3184419"])
+def test_tflite_matches_tensorflow_and_the_original(tflite_engine, stem):
+    frame = reference_input(stem)[::2, ::2]
+    ours = tflite_engine.segment(frame)
+    reference = load_engine(MODEL).segment(frame)
+    mask, expected = ours.person_mask > 0, reference.person_mask > 0
+    assert (mask & expected).sum() / (mask | expected).sum() >= 0.999
+    assert (ours.part_labels == reference.part_labels).mean() >= 0.999
+    full = tflite_engine.segment(reference_input(stem)).person_mask > 0
+    original = read_png(REFERENCE / MODEL / stem / "person_mask.png") > 127
+    assert (full & original).sum() / (full | original).sum() >= 0.99
+
+
+def test_tflite_keeps_one_interpreter_per_frame_size(tflite_engine):
+    frame = reference_input("three_people")
+    tflite_engine.model._interpreters.clear()
+    for size in ((200, 300), (300, 200), (200, 300)):
+        tflite_engine.segment(frame[:size[0], :size[1]])
+    assert len(tflite_engine.model._interpreters) == 2
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ModelError, match="backend 'onnx'"):
+        BodyPixEngine.load(MODEL, base_url=str(MODELS), backend="onnx")
