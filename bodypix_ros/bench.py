@@ -1,11 +1,12 @@
 """`bodypix-ros bench`: per-stage latency of our pipeline and of tf-bodypix's, on the same frames.
 
 For each model and frame size, one real photo is resized (PIL bilinear) to the frame size.
-Each iteration then runs, interleaved so machine noise hits all alike:
+The pipelines take turns in blocks of 10 timed runs (after 2 untimed ones), so machine noise
+hits all alike while no pipeline is timed right after another's thread pool:
 - ours: `engine.segment` (mask + part labels) + `render_overlay` (parts): what the node
   publishes by default;
 - tf-bodypix: `predict_single` + `get_mask(threshold)` + `get_colored_part_mask(mask)`, the
-  same outputs (mask + coloured parts), fed the same loaded network;
+  same outputs (mask + coloured parts), fed the same loaded network (run by TensorFlow);
 - with --multi-person, ours again with the per-person decode and the persons overlay.
 Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
 wall time of a whole pipeline; post-network is end-to-end minus preprocess and network (ours)
@@ -187,21 +188,35 @@ def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[Optio
     return summary
 
 
+BLOCK = 10
+"""Timed runs of one pipeline before the next takes over."""
+SETTLE = 2
+"""Untimed runs after each switch: the other pipeline's threads and memory traffic settle."""
+
+
 def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, warmup: int,
                 multi_person: bool) -> dict:
-    """Interleave the pipelines on one frame; warm-up runs are discarded. -> one report row (no names)."""
+    """Alternate the pipelines on one frame in blocks of BLOCK timed runs -> one report row (no names).
+
+    Alternating blocks spread the machine's noise over every pipeline, like interleaving run by
+    run, without timing one pipeline while the previous one's thread pool still spins.
+    """
     pipelines = {
         "ours": lambda: time_ours(engine, frame, settings, instances=False),
         "tf_bodypix": lambda: time_tf_bodypix(wrapper, frame, settings.segmentation_threshold),
     }
     if multi_person:
         pipelines["ours_multi_person"] = lambda: time_ours(engine, frame, settings, instances=True)
+    for _ in range(warmup):
+        for run in pipelines.values():
+            run()
     samples: Dict[str, list] = {name: [] for name in pipelines}
-    for iteration in range(warmup + iterations):
+    while len(samples["ours"]) < iterations:
+        block = min(BLOCK, iterations - len(samples["ours"]))
         for name, run in pipelines.items():
-            measured = run()
-            if iteration >= warmup:
-                samples[name].append(measured)
+            for _ in range(SETTLE if warmup else 0):
+                run()
+            samples[name].extend(run() for _ in range(block))
     row = {name: summarize_pipeline([stages for stages, _ in runs], [persons for _, persons in runs])
            for name, runs in samples.items()}
     row["ratio"] = ratios(row["ours"], row["tf_bodypix"])
