@@ -304,7 +304,7 @@ def demo_image() -> np.ndarray:
         from skimage.data import astronaut
     except ImportError:
         raise CliError("no image given and scikit-image is not installed: "
-                       "pip install 'bodypix_ros[demo]' or pass an image") from None
+                       "pip install scikit-image (the demo extra) or pass an image") from None
     return astronaut()
 
 

@@ -146,7 +146,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         "empty = $BODYPIX_MODEL_BASE_URL or the official TFJS storage.", read_only=True),
     ParameterSpec(
         "model_cache_dir", "", "string",
-        "Download cache; empty = $BODYPIX_MODEL_CACHE_DIR or ~/.cache/bodypix_ros.", read_only=True),
+        "Download cache; empty = $BODYPIX_MODEL_CACHE_DIR, else $XDG_CACHE_HOME/bodypix_ros, "
+        "else ~/.cache/bodypix_ros.", read_only=True),
     ParameterSpec(
         "backend", BACKENDS[0], "string",
         "What runs the network: tensorflow, or tflite (TensorFlow Lite with XNNPACK, same outputs, "

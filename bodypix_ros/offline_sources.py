@@ -87,7 +87,7 @@ def add_bag_parser(subparsers) -> None:
                     "0/255), PREFIX/part_labels (mono8, k+1 = part k), PREFIX/instances (mono8, "
                     "i = person i) and PREFIX/overlay (rgb8, bgr8 for blue-first input), each "
                     "with its input's header and bag timestamp. Needs rosbags "
-                    "(pip install 'bodypix_ros[bag]'); no ROS installation.")
+                    "(pip install rosbags: the bag extra); no ROS installation.")
     parser.add_argument("input_bag", type=Path, metavar="INPUT_BAG",
                         help="rosbag2 folder, or its .db3 or .mcap file")
     parser.add_argument("--topic", required=True, help="image topic to segment, e.g. /camera/image_raw")
@@ -140,7 +140,7 @@ def import_rosbags():
         from rosbags import rosbag2
         from rosbags.typesys import Stores, get_typestore
     except ImportError:
-        raise CliError("reading bags needs rosbags: pip install 'bodypix_ros[bag]'") from None
+        raise CliError("reading bags needs rosbags: pip install rosbags (the bag extra)") from None
     return rosbag2, get_typestore(Stores.ROS2_HUMBLE)
 
 
@@ -276,7 +276,7 @@ def add_video_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "video", help="segment a video file into an overlay video (and per-frame PNGs)",
         description="Segment the frames of a video file (read with OpenCV: pip install "
-                    "'bodypix_ros[video]') and write OUT/STEM.overlay.mp4 (.avi with --codec MJPG) "
+                    "opencv-python-headless, the video extra) and write OUT/STEM.overlay.mp4 (.avi with --codec MJPG) "
                     "at the input frame rate / --every; with --frames also the PNGs of "
                     "'bodypix-ros segment' per frame, named STEM.NNNNNN.* (NNNNNN = frame index from 0).")
     parser.add_argument("input_video", type=Path, metavar="INPUT_VIDEO")
@@ -304,7 +304,7 @@ def import_cv2():
     try:
         import cv2
     except ImportError:
-        raise CliError("reading videos needs OpenCV: pip install 'bodypix_ros[video]'") from None
+        raise CliError("reading videos needs OpenCV: pip install opencv-python-headless (the video extra)") from None
     return cv2
 
 

@@ -163,9 +163,11 @@ class SegmentNode(Node):
         counts = {name: publisher.get_subscription_count()
                   for name, publisher in self.output_publishers.items()}
         selection = select_outputs(counts, live.settings.multi_person.enabled)
-        if counts.get("instances", 0) and not live.settings.multi_person.enabled:
+        persons_overlay = counts.get("overlay", 0) and live.overlay_mode == "persons"
+        if (counts.get("instances", 0) or persons_overlay) and not live.settings.multi_person.enabled:
             self.get_logger().warning(
-                "instances are subscribed but multi_person.enabled is false: "
+                "instances or the persons overlay are wanted but multi_person.enabled is false "
+                "(the overlay shows the mask meanwhile): "
                 f"ros2 param set {self.get_fully_qualified_name()} multi_person.enabled true",
                 throttle_duration_sec=30.0)
         if not selection.any:

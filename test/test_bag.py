@@ -14,7 +14,7 @@ from bodypix_ros.settings import SegmentationSettings
 
 from conftest import MODELS, REFERENCE_STEMS, reference_input
 
-rosbags = pytest.importorskip("rosbags", reason="rosbags is not installed (pip install 'bodypix_ros[bag]')")
+rosbags = pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 cv2 = pytest.importorskip("cv2", reason="OpenCV is needed to build and decode compressed frames")
 from rosbags.rosbag2 import Reader, Writer  # noqa: E402
 from rosbags.typesys import Stores, get_typestore  # noqa: E402
@@ -236,4 +236,4 @@ def test_existing_output_missing_input_and_missing_rosbags(input_bag, capsys, mo
 
     monkeypatch.setitem(sys.modules, "rosbags", None)
     status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o")
-    assert status == 1 and "pip install 'bodypix_ros[bag]'" in stderr[0]
+    assert status == 1 and "pip install rosbags" in stderr[0]

@@ -113,7 +113,7 @@ def test_demo_without_scikit_image_says_how_to_install(capsys, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "skimage.data", None)
     status, _, stderr = segment(capsys, "--output-dir", tmp_path)
     assert status == 1 and len(stderr) == 1
-    assert "pip install 'bodypix_ros[demo]'" in stderr[0]
+    assert "pip install scikit-image" in stderr[0]
 
 
 def test_unknown_model_is_one_line(capsys, tmp_path):

@@ -12,7 +12,7 @@ from bodypix_ros.settings import SegmentationSettings
 
 from conftest import MODELS, REFERENCE_STEMS, read_png, reference_input
 
-cv2 = pytest.importorskip("cv2", reason="OpenCV is not installed (pip install 'bodypix_ros[video]')")
+cv2 = pytest.importorskip("cv2", reason="OpenCV is not installed (pip install opencv-python-headless)")
 
 FRAME_SIZE = (320, 240)
 """(width, height) of the test video."""
@@ -99,5 +99,5 @@ def test_unreadable_inputs_and_missing_opencv(capsys, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "cv2", None)
     status, stderr = run_video(capsys, not_a_video, "--output-dir", tmp_path / "out")
     assert status == 1 and stderr == [
-        "bodypix-ros: error: reading videos needs OpenCV: pip install 'bodypix_ros[video]'"]
+        "bodypix-ros: error: reading videos needs OpenCV: pip install opencv-python-headless (the video extra)"]
     assert not (tmp_path / "out").exists()
