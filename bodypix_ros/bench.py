@@ -6,7 +6,8 @@ hits all alike while no pipeline is timed right after another's thread pool:
 - ours: `engine.segment` (mask + part labels) + `render_overlay` (parts): what the node
   publishes by default;
 - tf-bodypix: `predict_single` + `get_mask(threshold)` + `get_colored_part_mask(mask)`, the
-  same outputs (mask + coloured parts), fed the same loaded network (run by TensorFlow);
+  same outputs (mask + coloured parts; not blended onto the frame, which ours also does), fed
+  the same loaded network (run by TensorFlow, also with --backend tflite);
 - with --multi-person, ours again with the per-person decode and the persons overlay.
 Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
 wall time of a whole pipeline; post-network is end-to-end minus preprocess and network (ours)
@@ -27,10 +28,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cli import (CliError, UsageError, add_model_arguments, add_settings_arguments, demo_image, read_image,
-                  settings_from_args)
-from .models import BASE_URL_ENV, DEFAULT_MODEL, all_model_specs, default_base_url
-from .node_params import PARAMETERS_BY_NAME
+from .cli import (OVERLAY_ALPHA, CliError, UsageError, add_model_arguments, add_settings_arguments,
+                  demo_image, import_optional, non_negative_int, positive_int, read_image,
+                  settings_from_args, write_text)
+from .models import BASE_URL_ENV, DEFAULT_MODEL, all_model_specs, default_base_url, local_path
 from .render import render_overlay
 
 DEFAULT_SIZES = "640x480,1280x720"
@@ -39,7 +40,6 @@ SHARED_DIR_ENV = "BODYPIX_SHARED_DIR"
 SHARED_PHOTO = Path("images/pexels/five_people_fauxels-3184419.jpg")
 """The default photo, relative to the shared test data folder."""
 
-OVERLAY_ALPHA = PARAMETERS_BY_NAME["overlay_alpha"].default
 TF_BODYPIX_STAGES = ("predict_single", "get_mask", "get_colored_part_mask")
 END_TO_END = "end_to_end"
 POST_NETWORK = "post_network"
@@ -61,23 +61,10 @@ def frame_sizes(text: str) -> List[FrameSize]:
     return sizes
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not an integer >= 1")
-    return int(text)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text} is not an integer >= 0")
-    return int(text)
-
-
 def local_model_names(base_url: Optional[str]) -> List[str]:
-    """Official model names whose model.json exists in the local folder `base_url` (default: $BODYPIX_MODEL_BASE_URL)."""
-    folder = Path(base_url or default_base_url()).expanduser()
+    """Official model names whose model.json exists in the local folder (or file:// URL) `base_url`
+    (default: $BODYPIX_MODEL_BASE_URL)."""
+    folder = Path(local_path(base_url or default_base_url())).expanduser()
     if not folder.is_dir():
         raise UsageError(f"--models {ALL_LOCAL} needs --model-base-url (or ${BASE_URL_ENV}) to be a local "
                          f"folder laid out like the official model tree, not {str(folder)!r}")
@@ -137,7 +124,8 @@ def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dic
 
 
 def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[str, float], None]:
-    """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}, end-to-end; None)."""
+    """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}: its three calls,
+    end-to-end, post-network; None: no persons)."""
     started = time.perf_counter()
     predicted = wrapper.predict_single(frame)
     predicted_at = time.perf_counter()
@@ -152,17 +140,15 @@ def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[
     return stages, None
 
 
-def tf_bodypix_wrapper(engine, internal_resolution: float):
-    """tf-bodypix's BodyPixModelWrapper around the engine's network run by TensorFlow (same weights,
-    same graph; with the tflite backend, the TensorFlow graph it was converted from)."""
-    from tf_bodypix.model import (BodyPixModelWrapper, MobileNetBodyPixPredictWrapper,
-                                  ResNet50BodyPixPredictWrapper)
-
-    architecture = (ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
-                    else MobileNetBodyPixPredictWrapper)
+def tf_bodypix_wrapper(tf_bodypix_model, engine, internal_resolution: float):
+    """tf-bodypix's BodyPixModelWrapper (tf_bodypix_model: the tf_bodypix.model module) around the
+    engine's network run by TensorFlow (same weights, same graph; with the tflite backend, the
+    TensorFlow graph it was converted from)."""
+    architecture = (tf_bodypix_model.ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
+                    else tf_bodypix_model.MobileNetBodyPixPredictWrapper)
     network = getattr(engine.model, "graph", engine.model)
-    return BodyPixModelWrapper(architecture(network), output_stride=engine.output_stride,
-                               internal_resolution=internal_resolution)
+    return tf_bodypix_model.BodyPixModelWrapper(architecture(network), output_stride=engine.output_stride,
+                                                internal_resolution=internal_resolution)
 
 
 def summarize(samples: Sequence[float]) -> Dict[str, float]:
@@ -236,12 +222,14 @@ def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.n
                   iterations: int, warmup: int, base_url: Optional[str] = None,
                   cache_dir: Optional[str] = None, backend: str = "tensorflow", log=print) -> List[dict]:
     """Every model at every frame size -> report rows (model, frame_size, input_size, pipelines, ratio)."""
+    tf_bodypix_model = import_optional(  # before loading any model
+        "tf_bodypix.model", "bench compares with tf-bodypix, which is not installed: pip install tf-bodypix")
     from .engine import BodyPixEngine
 
     rows = []
     for model in models:
         engine = BodyPixEngine.load(model, base_url=base_url, cache_dir=cache_dir, backend=backend)
-        wrapper = tf_bodypix_wrapper(engine, settings.resolution_fraction)
+        wrapper = tf_bodypix_wrapper(tf_bodypix_model, engine, settings.resolution_fraction)
         for width, height in sizes:
             log(f"{engine.model_name} {width}x{height}: {warmup} warm-up + {iterations} iterations")
             frame = resize_frame(photo, (width, height))
@@ -382,7 +370,8 @@ def add_bench_parser(subparsers) -> None:
     parser.add_argument("--iterations", type=positive_int, default=50, metavar="N",
                         help="timed iterations per model and size (default: %(default)s)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, metavar="N",
-                        help="discarded iterations first (default: %(default)s)")
+                        help="discarded iterations first; 0 also drops the untimed runs before "
+                             "each block (default: %(default)s)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG bar chart of the stage medians")
     add_settings_arguments(parser)
@@ -412,26 +401,22 @@ def run_bench(args: argparse.Namespace) -> int:
               "environment": environment(), "results": rows}
     print(format_table(rows))
     if args.json:
-        _write(args.json, json.dumps(report, indent=1) + "\n")
+        write_text(args.json, json.dumps(report, indent=1) + "\n")
     if args.plot:
-        env = report["environment"]
-        title = (f"bodypix_ros {env['bodypix_ros']} vs tf-bodypix {env['tf_bodypix']}, TensorFlow "
-                 f"{env['tensorflow']}, {env['cpu_count']} CPUs ({env['cpu']}), internal resolution "
-                 f"{report['internal_resolution']}, {args.iterations} iterations")
         try:
-            draw_chart(rows, title, args.plot)
+            draw_chart(rows, chart_title(report), args.plot)
         except OSError as error:
             raise CliError(f"cannot write {args.plot}: {error}") from None
     return 0
 
 
+def chart_title(report: dict) -> str:
+    """One line naming what a report measured: versions, backend, machine, resolution, iterations."""
+    env = report["environment"]
+    return (f"bodypix_ros {env['bodypix_ros']} ({report['backend']} backend) vs tf-bodypix "
+            f"{env['tf_bodypix']}, TensorFlow {env['tensorflow']}, {env['cpu_count']} CPUs ({env['cpu']}), "
+            f"internal resolution {report['internal_resolution']}, {report['iterations']} iterations")
+
+
 def _progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise CliError(f"cannot write {path}: {error.strerror}") from None

@@ -12,8 +12,10 @@ usage errors (bad option or setting), 1 for runtime errors (model, image).
 """
 
 import argparse
+import importlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -25,6 +27,8 @@ import numpy as np
 from . import __version__
 from .engine import BACKENDS, BodyPixEngine, FrameError
 from .models import BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL, ModelError
+from .node_outputs import OUTPUT_NAMES
+from .node_params import PARAMETERS_BY_NAME
 from .parts import KEYPOINT_NAMES
 from .render import OVERLAY_MODES, render_overlay
 from .result import SegmentationResult
@@ -33,6 +37,8 @@ from .settings import MultiPersonSettings, SegmentationSettings, SettingsError
 PROG = "bodypix-ros"
 DEMO_IMAGE_NAME = "astronaut.png"
 LOGGER = logging.getLogger("bodypix_ros")
+OVERLAY_ALPHA = PARAMETERS_BY_NAME["overlay_alpha"].default
+"""Default overlay opacity: the segment node's."""
 
 
 class CliError(RuntimeError):
@@ -170,12 +176,67 @@ def load_engine(args: argparse.Namespace):
                               backend=args.backend)
 
 
-def unit_interval(text: str) -> float:
-    """argparse type: a float in [0, 1]."""
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is outside [0.0, 1.0]")
+def _number(text: str, convert, accept, what: str):
+    """argparse type body: convert(text) if accept(value), else ArgumentTypeError '... is not WHAT'."""
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not accept(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    return _number(text, float, lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _number(text, int, lambda value: value >= 1, "an integer >= 1")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _number(text, int, lambda value: value >= 0, "an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    return _number(text, float, lambda value: 0.0 < value < math.inf, "a finite number > 0")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _number(text, float, lambda value: 0.0 <= value < math.inf, "a finite number >= 0")
+
+
+def output_names(text: str) -> Tuple[str, ...]:
+    """argparse type: 'mask,overlay' -> ('mask', 'overlay'), each one of OUTPUT_NAMES."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in OUTPUT_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of {', '.join(OUTPUT_NAMES)}")
+    return names
+
+
+def make_output_dir(path: Path) -> None:
+    """Create folder `path` and its parents if missing; CliError if that fails."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot create output dir {path}: {error.strerror}") from None
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 `text` to `path`, creating its folder; CliError if that fails."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None
 
 
 def add_overlay_arguments(group) -> None:
@@ -183,7 +244,7 @@ def add_overlay_arguments(group) -> None:
     group.add_argument("--overlay-mode", choices=OVERLAY_MODES,
                        help="colour parts, persons (needs --multi-person) or the mask "
                             "(default: persons with --multi-person, else parts)")
-    group.add_argument("--overlay-alpha", type=unit_interval, default=0.7, metavar="A",
+    group.add_argument("--overlay-alpha", type=unit_interval, default=OVERLAY_ALPHA, metavar="A",
                        help="overlay opacity in [0, 1] (default: %(default)s)")
 
 
@@ -228,10 +289,7 @@ def run_segment(args: argparse.Namespace) -> int:
     else:
         frames = iter([(DEMO_IMAGE_NAME, demo_image())])
     count = len(paths) or 1
-    try:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CliError(f"cannot create output dir {args.output_dir}: {error.strerror}") from None
+    make_output_dir(args.output_dir)
     engine = load_engine(args)
     written = 0
     for index, (name, frame) in enumerate(frames, start=1):
@@ -298,14 +356,19 @@ def read_image(path: Path) -> np.ndarray:
         raise CliError(f"cannot read image {path}: {error}") from None
 
 
+def import_optional(module: str, missing_message: str):
+    """The module named `module` (e.g. 'cv2'); CliError(missing_message) when it cannot be imported."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise CliError(missing_message) from None
+
+
 def demo_image() -> np.ndarray:
     """scikit-image's public-domain astronaut (512, 512, 3) uint8 RGB; CliError without scikit-image."""
-    try:
-        from skimage.data import astronaut
-    except ImportError:
-        raise CliError("no image given and scikit-image is not installed: "
-                       "pip install scikit-image (the demo extra) or pass an image") from None
-    return astronaut()
+    data = import_optional("skimage.data", "no image given and scikit-image is not installed: "
+                                           "pip install scikit-image (the demo extra) or pass an image")
+    return data.astronaut()
 
 
 def write_outputs(output_dir: Path, stem: str, frame: np.ndarray, result: SegmentationResult,

@@ -10,6 +10,7 @@ Compressed: JPEG and PNG (recognised by their signature, whatever `format` says)
 OpenCV is imported lazily, only for YUV, Bayer and compressed input.
 """
 
+import array
 from typing import NamedTuple
 
 import numpy as np
@@ -169,3 +170,10 @@ def _pixel_view(data, height: int, width: int, step: int, channels: int,
                              f"{step} needs {needed}")
     return np.ndarray((height, width, channels), dtype=dtype, buffer=buffer,
                       strides=(step, channels * dtype.itemsize, dtype.itemsize))
+
+
+def byte_array(data: np.ndarray) -> array.array:
+    """uint8 ndarray -> array.array('B'), the fast path of rclpy's uint8[] message field setter."""
+    out = array.array("B")
+    out.frombytes(data)
+    return out

@@ -168,7 +168,7 @@ def resolve_model(model: str, base_url: Optional[str] = None,
     if _is_url(source):
         model_json = model_store.fetch_model(source, cache)
     else:
-        model_json = Path(_local_path(source)).expanduser()
+        model_json = Path(local_path(source)).expanduser()
         model_store.verify_model_files(model_json)
     if spec is not None:
         return ResolvedModel(model_json, spec.name, spec.architecture, spec.output_stride)
@@ -200,7 +200,7 @@ def _looks_like_path(text: str) -> bool:
             or os.sep in text or Path(text).expanduser().exists())
 
 
-def _local_path(text: str) -> str:
+def local_path(text: str) -> str:
     """'file:///a/b' -> '/a/b'; other text unchanged."""
     return url2pathname(urlsplit(text).path) if text.startswith("file://") else text
 
@@ -209,7 +209,7 @@ def _join(base: str, relative_path: str) -> str:
     """Base URL or directory + official relative path."""
     if _is_url(base):
         return base.rstrip("/") + "/" + relative_path
-    directory = Path(_local_path(base)).expanduser()
+    directory = Path(local_path(base)).expanduser()
     if not directory.is_dir():
         raise ModelError(f"model base URL {base!r} is neither an http(s) URL nor an existing directory; "
                          f"pass --model-base-url (or set {BASE_URL_ENV}) to a URL or a local mirror "

@@ -12,7 +12,6 @@ module never imports TensorFlow.
 """
 
 import argparse
-import array
 import json
 import os
 import sys
@@ -22,7 +21,7 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .cli import CliError, UsageError
+from .cli import CliError, non_negative_float, output_names, positive_float, positive_int, write_text
 from .node_outputs import OUTPUT_NAMES
 
 DEFAULT_OUTPUTS = ("mask", "part_labels", "overlay")
@@ -118,6 +117,7 @@ def run_node_bench(frame: np.ndarray, input_topic: str, output_topics: Mapping[s
                        f"source /opt/ros/<distro>/setup.bash first") from None
     from .image_codec import color_fields
     from .node_outputs import output_messages
+    from .image_codec import byte_array
 
     rclpy.init()
     node = rclpy.create_node("bodypix_node_bench")
@@ -128,7 +128,7 @@ def run_node_bench(frame: np.ndarray, input_topic: str, output_topics: Mapping[s
             history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.VOLATILE))
         message = output_messages(Image, Header(frame_id="bodypix_node_bench"), {"frame": color_fields(frame)},
-                                  lambda data: array.array("B", data.tobytes()))["frame"]
+                                  byte_array)["frame"]
         arrivals: Dict[int, Dict[str, int]] = {}
 
         def on_output(name):
@@ -193,17 +193,26 @@ def _spin_for(executor, seconds: float) -> None:
 
 
 def _wait_for_graph(node, publisher, output_topics: Mapping[str, str], log) -> None:
-    """Wait until the node subscribes to our frames and publishes every output topic."""
-    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
-    while time.monotonic() < deadline:
+    """Wait until the node subscribes to our frames and publishes every output topic; CliError naming
+    what is missing after DISCOVERY_TIMEOUT_S."""
+    deadline, waited = time.monotonic() + DISCOVERY_TIMEOUT_S, False
+    while True:
+        problems = []
+        if publisher.get_subscription_count() == 0:
+            problems.append(f"nothing subscribes to {publisher.topic_name} (check --input-topic)")
         missing = [topic for topic in output_topics.values() if node.count_publishers(topic) == 0]
-        if publisher.get_subscription_count() > 0 and not missing:
+        if missing:
+            problems.append(f"nothing publishes {', '.join(missing)} (check --node and --outputs against "
+                            f"the node's *_topic parameters)")
+        if not problems:
             return
+        if not waited:
+            log(f"waiting up to {DISCOVERY_TIMEOUT_S:g} s: {'; '.join(problems)}")
+            waited = True
+        if time.monotonic() >= deadline:
+            raise CliError(f"after {DISCOVERY_TIMEOUT_S:g} s {'; '.join(problems)}: start the node first "
+                           f"(ros2 run bodypix_ros segment_node)")
         time.sleep(0.1)
-    raise CliError(
-        f"after {DISCOVERY_TIMEOUT_S:.0f} s nothing subscribes to {publisher.topic_name} or nothing publishes "
-        f"{', '.join(missing) or 'the outputs'}: start the node first (ros2 run bodypix_ros segment_node) "
-        f"and check --input-topic / --node")
 
 
 # ---- command line ------------------------------------------------------------------------------
@@ -215,36 +224,31 @@ def add_node_bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: %(default)s)")
     parser.add_argument("--input-topic", default="/image", metavar="TOPIC",
                         help="the node's input topic (default: %(default)s)")
-    parser.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS), metavar="NAMES",
+    parser.add_argument("--outputs", type=output_names, default=",".join(DEFAULT_OUTPUTS), metavar="NAMES",
                         help=f"outputs to subscribe to, of {', '.join(OUTPUT_NAMES)} (default: %(default)s)")
     parser.add_argument("--image", type=Path, metavar="PHOTO",
                         help="photo to publish, resized (default: as for `bench`)")
-    parser.add_argument("--width", type=int, default=640, help="frame width (default: %(default)s)")
-    parser.add_argument("--height", type=int, default=480, help="frame height (default: %(default)s)")
-    parser.add_argument("--rate", type=float, default=30.0, metavar="HZ", help="publish rate (default: %(default)s)")
-    parser.add_argument("--duration", type=float, default=60.0, metavar="S",
+    parser.add_argument("--width", type=positive_int, default=640, help="frame width (default: %(default)s)")
+    parser.add_argument("--height", type=positive_int, default=480, help="frame height (default: %(default)s)")
+    parser.add_argument("--rate", type=positive_float, default=30.0, metavar="HZ",
+                        help="publish rate (default: %(default)s)")
+    parser.add_argument("--duration", type=positive_float, default=60.0, metavar="S",
                         help="measured seconds (default: %(default)s)")
-    parser.add_argument("--warmup", type=float, default=5.0, metavar="S",
+    parser.add_argument("--warmup", type=non_negative_float, default=5.0, metavar="S",
                         help="seconds published first and not counted (default: %(default)s)")
-    parser.add_argument("--idle-duration", type=float, default=10.0, metavar="S",
+    parser.add_argument("--idle-duration", type=positive_float, default=10.0, metavar="S",
                         help="seconds without subscriber for the idle CPU measurement (default: %(default)s)")
-    parser.add_argument("--node-pid", type=int, metavar="PID",
+    parser.add_argument("--node-pid", type=positive_int, metavar="PID",
                         help="process id of the node, to measure its CPU use (e.g. pgrep -f segment_node)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
 
 
 def run_node_bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark the options describe, print the report (and write --json); exit status."""
-    outputs = [name.strip() for name in args.outputs.split(",") if name.strip()]
-    unknown = [name for name in outputs if name not in OUTPUT_NAMES]
-    if unknown or not outputs:
-        raise UsageError(f"--outputs {args.outputs!r}: choose from {', '.join(OUTPUT_NAMES)}")
-    if min(args.width, args.height, args.rate, args.duration, args.idle_duration) <= 0 or args.warmup < 0:
-        raise UsageError("--width, --height, --rate, --duration and --idle-duration must be > 0, --warmup >= 0")
     if args.node_pid is not None:
         process_cpu_seconds(args.node_pid)  # fail before publishing if the pid is wrong
     frame = published_frame(args.image, args.width, args.height)
-    topics = {name: f"{args.node.rstrip('/')}/{name}" for name in outputs}
+    topics = {name: f"{args.node.rstrip('/')}/{name}" for name in args.outputs}
     report = run_node_bench(frame, args.input_topic, topics, args.rate, args.duration, args.warmup,
                             args.idle_duration, args.node_pid, log=_progress)
     report["settings"] = {"input_topic": args.input_topic, "outputs": topics, "rate_hz": args.rate,
@@ -252,10 +256,7 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
-        try:
-            args.json.write_text(text + "\n", encoding="utf-8")
-        except OSError as error:
-            raise CliError(f"cannot write {args.json}: {error.strerror}") from None
+        write_text(args.json, text + "\n")
     return 0
 
 

@@ -20,13 +20,12 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .bench import non_negative_int, positive_int
 from .cli import (LOGGER, CliError, UsageError, add_model_arguments, add_overlay_arguments,
-                  add_settings_arguments, load_engine, overlay_mode_from_args, settings_from_args,
-                  write_outputs)
+                  add_settings_arguments, import_optional, load_engine, make_output_dir, non_negative_int,
+                  output_names, overlay_mode_from_args, positive_int, settings_from_args, write_outputs)
 from .image_codec import (DecodedFrame, ImageDataError, UnsupportedEncodingError, decode_compressed,
                           decode_image)
-from .node_outputs import OUTPUT_NAMES, OutputSelection, output_messages, segment_frame
+from .node_outputs import OUTPUT_NAMES, OutputSelection, engine_request, output_messages, segment_frame
 from .node_params import LiveConfig
 from .render import render_overlay
 
@@ -109,16 +108,6 @@ def add_bag_parser(subparsers) -> None:
     parser.set_defaults(run=run_bag)
 
 
-def output_names(text: str) -> Tuple[str, ...]:
-    """argparse type: 'mask,overlay' -> ('mask', 'overlay'), each one of OUTPUT_NAMES."""
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in OUTPUT_NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of {', '.join(OUTPUT_NAMES)}")
-    return names
-
-
 def output_selection(names: Optional[Sequence[str]], multi_person: bool) -> OutputSelection:
     """The outputs to write; names None = mask, part_labels, overlay (+ instances with multi_person)."""
     if names is None:
@@ -136,12 +125,10 @@ def output_topics(prefix: str, selection: OutputSelection) -> Dict[str, str]:
 
 def import_rosbags():
     """(rosbags.rosbag2 module, ROS 2 Humble typestore); CliError when rosbags is missing."""
-    try:
-        from rosbags import rosbag2
-        from rosbags.typesys import Stores, get_typestore
-    except ImportError:
-        raise CliError("reading bags needs rosbags: pip install rosbags (the bag extra)") from None
-    return rosbag2, get_typestore(Stores.ROS2_HUMBLE)
+    missing = "reading bags needs rosbags: pip install rosbags (the bag extra)"
+    rosbag2 = import_optional("rosbags.rosbag2", missing)
+    typesys = import_optional("rosbags.typesys", missing)
+    return rosbag2, typesys.get_typestore(typesys.Stores.ROS2_HUMBLE)
 
 
 def open_bag(rosbag2, path: Path):
@@ -183,6 +170,11 @@ def create_bag(rosbag2, path: Path, storage: str):
     return writer
 
 
+def discard_bag(writer) -> None:
+    """Close a bag writer after an error: abort (rosbags >= 0.11, no metadata written), else close."""
+    getattr(writer, "abort", writer.close)()
+
+
 def run_bag(args: argparse.Namespace) -> int:
     """Check options and bags, load the model, segment every image of --topic into --output-bag."""
     settings = settings_from_args(args)
@@ -205,7 +197,7 @@ def run_bag(args: argparse.Namespace) -> int:
                 engine, reader.messages(connections), typestore, writer, topics, selection, live,
                 ProgressLog(sum(c.msgcount for c in connections), args.progress_every))
         except BaseException:
-            writer.abort()
+            discard_bag(writer)
             raise
         writer.close()
     finally:
@@ -299,15 +291,6 @@ def add_video_parser(subparsers) -> None:
     parser.set_defaults(run=run_video)
 
 
-def import_cv2():
-    """The cv2 module; CliError when OpenCV is missing."""
-    try:
-        import cv2
-    except ImportError:
-        raise CliError("reading videos needs OpenCV: pip install opencv-python-headless (the video extra)") from None
-    return cv2
-
-
 def video_frames(capture, every: int, max_frames: Optional[int]) -> Iterator[Tuple[int, np.ndarray]]:
     """(source frame index from 0, (H, W, 3) uint8 RGB) of every `every`-th frame of an opened
     cv2.VideoCapture, at most `max_frames` (None = all); skipped frames are not decoded."""
@@ -325,10 +308,14 @@ def video_frames(capture, every: int, max_frames: Optional[int]) -> Iterator[Tup
 def run_video(args: argparse.Namespace) -> int:
     """Check options and input, load the model, segment the frames and write the overlay video."""
     settings = settings_from_args(args)
-    overlay_mode = overlay_mode_from_args(args, settings)
+    live = LiveConfig(settings, overlay_mode_from_args(args, settings), args.overlay_alpha, max_rate=0.0)
+    # what the overlay (and, with --frames, the PNGs) need: no part labels or person decode otherwise
+    request = engine_request(OutputSelection(mask=True, part_labels=args.frames, instances=args.frames,
+                                             overlay=True), live)
     if not args.input_video.is_file():
         raise UsageError(f"no such file: {args.input_video}")
-    cv2 = import_cv2()
+    cv2 = import_optional("cv2", "reading videos needs OpenCV: pip install opencv-python-headless "
+                                 "(the video extra)")
     capture = cv2.VideoCapture(str(args.input_video))
     writer = None
     try:
@@ -339,10 +326,7 @@ def run_video(args: argparse.Namespace) -> int:
         expected = -(-frame_count // args.every) if frame_count > 0 else None
         if expected and args.max_frames:
             expected = min(expected, args.max_frames)
-        try:
-            args.output_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise CliError(f"cannot create output dir {args.output_dir}: {error.strerror}") from None
+        make_output_dir(args.output_dir)
         engine = load_engine(args)
         stem = args.input_video.stem
         video_path = args.output_dir / f"{stem}.overlay{VIDEO_CODECS[args.codec]}"
@@ -351,14 +335,15 @@ def run_video(args: argparse.Namespace) -> int:
         files = 0
         for number, (index, frame) in enumerate(video_frames(capture, args.every, args.max_frames), start=1):
             started = time.perf_counter()
-            result = engine.segment(frame, settings, part_labels=args.frames or overlay_mode == "parts")
-            overlay = render_overlay(frame, result, overlay_mode, args.overlay_alpha)
+            result = engine.segment(frame, settings, part_labels=request.part_labels,
+                                    instances=request.instances)
+            overlay = render_overlay(frame, result, live.overlay_mode, live.overlay_alpha)
             if writer is None:
                 writer = open_video_writer(cv2, video_path, args.codec, output_fps, frame.shape[:2])
             writer.write(np.ascontiguousarray(overlay[:, :, ::-1]))
             if args.frames:
                 files += len(write_outputs(args.output_dir, f"{stem}.{index:06d}", frame, result,
-                                           overlay_mode, args.overlay_alpha, engine.model_name))
+                                           live.overlay_mode, live.overlay_alpha, engine.model_name))
             progress.frame_done(number, f"frame {index}", (time.perf_counter() - started) * 1000.0)
     finally:
         capture.release()

@@ -10,7 +10,6 @@ segments and publishes it, so latency never queues up and parameter requests are
 answered while a frame is being processed.
 """
 
-import array
 import threading
 import time
 
@@ -31,7 +30,8 @@ try:  # Iron and later
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
-from .image_codec import ImageDataError, UnsupportedEncodingError, decode_compressed, decode_image
+from .image_codec import (ImageDataError, UnsupportedEncodingError, byte_array, decode_compressed,
+                          decode_image)
 from .models import ModelError
 from .node_outputs import output_messages, segment_frame, select_outputs
 from .node_params import (LIVE_NAMES, PARAMETERS, ParameterError, ParameterSpec, live_config,
@@ -187,7 +187,7 @@ class SegmentNode(Node):
             self.get_logger().warning(f"dropping a frame: {error}", throttle_duration_sec=LOG_THROTTLE_S)
             return
         _, outputs = segment_frame(self.engine, frame, selection, live)
-        for name, output in output_messages(Image, message.header, outputs, _byte_array).items():
+        for name, output in output_messages(Image, message.header, outputs, byte_array).items():
             self.output_publishers[name].publish(output)
         stamp = message.header.stamp
         end_to_end = stamp_age_ms(self.get_clock().now().nanoseconds, stamp.sec, stamp.nanosec)
@@ -227,13 +227,6 @@ def _load_engine(startup):
 
     return BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
                               cache_dir=startup.model_cache_dir, backend=startup.backend)
-
-
-def _byte_array(data) -> array.array:
-    """uint8 ndarray -> array.array('B'), the fast path of rclpy's uint8[] field setter."""
-    out = array.array("B")
-    out.frombytes(data)
-    return out
 
 
 def main(args=None) -> int:

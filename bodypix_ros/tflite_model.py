@@ -14,6 +14,7 @@ from .graph_model import GraphModel
 
 LOGGER = logging.getLogger("bodypix_ros")
 MAX_CONVERTED_SIZES = 4
+"""Interpreters kept (one per input size, least recently used dropped first)."""
 
 
 def _interpreter_class():

@@ -234,6 +234,20 @@ def test_existing_output_missing_input_and_missing_rosbags(input_bag, capsys, mo
     status, stderr = run_bag(capsys, tmp_path / "absent", "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o")
     assert status == 2 and "no such bag" in stderr[0]
 
-    monkeypatch.setitem(sys.modules, "rosbags", None)
+    for module in ("rosbags", "rosbags.rosbag2", "rosbags.typesys"):  # as if never installed
+        monkeypatch.setitem(sys.modules, module, None)
     status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o")
     assert status == 1 and "pip install rosbags" in stderr[0]
+
+
+def test_error_while_segmenting_propagates_without_writer_abort(input_bag, capsys, monkeypatch, tmp_path):
+    """rosbags < 0.11 (setup.py allows 0.10.11) has no Writer.abort: the bag is closed instead."""
+    def fail(*arguments):
+        raise RuntimeError("segmentation failed")
+
+    monkeypatch.setattr(offline_sources, "segment_frame", fail)
+    monkeypatch.delattr(Writer, "abort", raising=False)
+    output_bag = tmp_path / "failed"
+    with pytest.raises(RuntimeError, match="segmentation failed"):
+        run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", output_bag)
+    assert read_bag(output_bag) == {}

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from bodypix_ros import bench, node_bench
-from bodypix_ros.cli import UsageError, main
+from bodypix_ros.cli import CliError, UsageError, main
 from bodypix_ros.models import DEFAULT_MODEL, all_model_specs
 
 from conftest import MODELS, REPO, SHARED, require_shared
@@ -73,6 +73,7 @@ def test_all_local_lists_the_official_models_present(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
     assert bench.model_names(bench.ALL_LOCAL, str(tmp_path)) == [spec.name for spec in present]
+    assert bench.model_names(bench.ALL_LOCAL, tmp_path.as_uri()) == [spec.name for spec in present]
     assert bench.model_names("a, b,a", None) == ["a", "b"]
     with pytest.raises(UsageError, match="local"):
         bench.model_names(bench.ALL_LOCAL, "https://example.com/models")
@@ -151,3 +152,81 @@ def test_node_round_trip(tmp_path):
     assert subscribed["published"] >= 10 and subscribed["delivered"] >= 1
     assert subscribed["latency_ms"]["p50"] > 0 and 0 <= subscribed["drop_rate"] < 1
     assert subscribed["node_cpu_percent"] > report["no_subscriber"]["node_cpu_percent"]
+
+
+def test_bench_without_tf_bodypix_says_what_to_install(capsys, monkeypatch):
+    require_shared()
+    monkeypatch.setitem(sys.modules, "tf_bodypix", None)
+    monkeypatch.setitem(sys.modules, "tf_bodypix.model", None)
+    status = main(["bench", "--models", DEFAULT_MODEL, "--model-base-url", str(MODELS),
+                   "--image", str(SHARED / bench.SHARED_PHOTO), "--sizes", "64x48", "--iterations", "1"])
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "bodypix-ros: error: bench compares with tf-bodypix, which is not installed: pip install tf-bodypix"]
+
+
+def test_chart_title_names_the_backend():
+    report = {"backend": "tflite", "internal_resolution": 0.5, "iterations": 30,
+              "environment": {"bodypix_ros": "0.1.0", "tf_bodypix": "0.4.2", "tensorflow": "2.21.0",
+                              "cpu_count": 2, "cpu": "EPYC"}}
+    title = bench.chart_title(report)
+    assert "tflite backend" in title and "0.5" in title and "30 iterations" in title
+
+
+@pytest.mark.parametrize("option, value", [("--rate", "nan"), ("--duration", "inf"), ("--rate", "0"),
+                                           ("--warmup", "-1"), ("--width", "0"), ("--node-pid", "-5"),
+                                           ("--outputs", "mask,depth")])
+def test_bench_node_refuses_bad_numbers_and_outputs(capsys, option, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench-node", option, value])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("bodypix-ros: error: ") and option in line
+
+
+def test_bench_node_writes_the_report_into_a_new_folder(capsys, monkeypatch, tmp_path):
+    require_shared()
+    calls = []
+
+    def fake_run(frame, input_topic, output_topics, *arguments, log):
+        calls.append((frame.shape, input_topic, output_topics))
+        return {"subscribed": {"published": 3}}
+
+    monkeypatch.setattr(node_bench, "run_node_bench", fake_run)
+    report_path = tmp_path / "new" / "node.json"
+    status = main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--width", "64", "--height", "48",
+                   "--node", "/seg/", "--outputs", "mask", "--json", str(report_path)])
+    assert status == 0, capsys.readouterr().err
+    assert calls == [((48, 64, 3), "/image", {"mask": "/seg/mask"})]
+    report = json.loads(report_path.read_text())
+    assert report["subscribed"] == {"published": 3} and report["settings"]["frame_size"] == "64x48"
+
+
+class GraphStub:
+    """Just enough of an rclpy node and publisher for `_wait_for_graph`: who subscribes and publishes."""
+
+    topic_name = "/image"
+
+    def __init__(self, subscribers, publishers):
+        self.subscribers, self.publishers = subscribers, publishers
+
+    def get_subscription_count(self):
+        return self.subscribers
+
+    def count_publishers(self, topic):
+        return self.publishers.get(topic, 0)
+
+
+def test_wait_for_graph_names_only_what_is_missing(monkeypatch):
+    monkeypatch.setattr(node_bench, "DISCOVERY_TIMEOUT_S", 0.0)
+    topics = {"mask": "/bodypix/mask", "overlay": "/bodypix/overlay"}
+    ready = GraphStub(1, {"/bodypix/mask": 1, "/bodypix/overlay": 1})
+    node_bench._wait_for_graph(ready, ready, topics, log=pytest.fail)
+
+    logged = []
+    stub = GraphStub(1, {"/bodypix/mask": 1})
+    with pytest.raises(CliError) as error:
+        node_bench._wait_for_graph(stub, stub, topics, log=logged.append)
+    message = str(error.value)
+    assert "nothing publishes /bodypix/overlay" in message and "/bodypix/mask" not in message
+    assert "subscribes" not in message and len(logged) == 1

@@ -1,5 +1,6 @@
 """`bodypix-ros segment` run in-process on the reference photos with the shared models."""
 
+import argparse
 import json
 import sys
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bodypix_ros import cli
 from bodypix_ros.cli import main
 from bodypix_ros.models import DEFAULT_MODEL
 from bodypix_ros.parts import KEYPOINT_NAMES
@@ -157,3 +159,17 @@ def test_malformed_options_exit_2_with_one_line(capsys, tmp_path, options):
         main(["segment", *output, *options])
     stderr = capsys.readouterr().err.splitlines()
     assert caught.value.code == 2 and len(stderr) == 1 and stderr[0].startswith("bodypix-ros: error: ")
+
+
+@pytest.mark.parametrize("parse, good, bad", [
+    (cli.positive_int, {"1": 1, "12": 12}, ["0", "-3", "1.5", "x", ""]),
+    (cli.non_negative_int, {"0": 0, "7": 7}, ["-1", "2.0", "nan"]),
+    (cli.positive_float, {"0.5": 0.5, "30": 30.0}, ["0", "-1", "nan", "inf", "x"]),
+    (cli.non_negative_float, {"0": 0.0, "2.5": 2.5}, ["-0.1", "nan", "inf"]),
+    (cli.unit_interval, {"0": 0.0, "1": 1.0, "0.7": 0.7}, ["1.5", "-0.1", "nan", "x"]),
+])
+def test_number_option_types_refuse_out_of_range_and_non_finite(parse, good, bad):
+    assert {text: parse(text) for text in good} == good
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match="is not"):
+            parse(text)

@@ -27,7 +27,7 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from bodypix_ros import segment_node  # noqa: E402
-from bodypix_ros.image_codec import color_fields  # noqa: E402
+from bodypix_ros.image_codec import byte_array, color_fields  # noqa: E402
 from bodypix_ros.models import ModelError  # noqa: E402
 from bodypix_ros.node_outputs import output_messages  # noqa: E402
 from bodypix_ros.node_params import default_values, live_config  # noqa: E402
@@ -140,7 +140,7 @@ def image_message(rgb, sec=1700000123, nanosec=456789, frame_id="camera_optical"
     """A bgr8 sensor_msgs/Image of the RGB picture, built the way the node builds its outputs."""
     header = Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id)
     fields = {"input": color_fields(rgb, bgr_ordered=True)}
-    return output_messages(Image, header, fields, segment_node._byte_array)["input"]
+    return output_messages(Image, header, fields, byte_array)["input"]
 
 
 def test_every_output_carries_the_input_stamp_and_size(context, counting_engine, frame_rgb, harnesses):
@@ -216,7 +216,7 @@ def test_unsupported_encoding_is_dropped_and_counted(context, counting_engine, h
     harness = Harness(context, counting_engine, outputs=("mask",))
     harnesses.append(harness)
     message = Image(height=2, width=2, encoding="32FC1", step=8)
-    message.data = segment_node._byte_array(np.zeros(16, np.uint8))
+    message.data = byte_array(np.zeros(16, np.uint8))
     harness.input.publish(message)
     assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).rejected == 1)
     assert counting_engine.calls == [] and harness.received["mask"] == []
@@ -249,7 +249,7 @@ def test_compressed_transport(context, counting_engine, frame_rgb, harnesses):
     harnesses.append(harness)
     ok, png = cv2.imencode(".png", np.ascontiguousarray(frame_rgb[:, :, ::-1]))
     message = CompressedImage(format="rgb8; png compressed bgr8")
-    message.data = segment_node._byte_array(png.reshape(-1))
+    message.data = byte_array(png.reshape(-1))
     message.header.stamp.sec = 42
     harness.input.publish(message)
     assert harness.spin_until(lambda: harness.received["mask"] and harness.received["overlay"])

@@ -39,3 +39,15 @@ def test_tflite_keeps_one_interpreter_per_frame_size(tflite_engine):
 def test_unknown_backend_is_refused():
     with pytest.raises(ModelError, match="backend 'onnx'"):
         BodyPixEngine.load(MODEL, base_url=str(MODELS), backend="onnx")
+
+
+def test_tflite_returns_every_graph_output_under_its_name(tflite_engine):
+    """All eight outputs, not only the two the mask and part labels use: the person decode reads the
+    offsets and displacements, whose pairs have equal shapes, so a mix-up would not raise."""
+    import tensorflow as tf
+
+    batch = tf.random.stateless_uniform([1, 129, 97, 3], seed=(1, 2), minval=-1.0, maxval=1.0)
+    expected, converted = tflite_engine.model.graph(batch), tflite_engine.model(batch)
+    assert sorted(converted) == sorted(expected) and len(expected) == 8
+    for name, tensor in expected.items():
+        np.testing.assert_allclose(converted[name].numpy(), tensor.numpy(), atol=2e-3, err_msg=name)

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from bodypix_ros.cli import main
+from bodypix_ros.engine import BodyPixEngine
 from bodypix_ros.render import render_overlay
 from bodypix_ros.settings import SegmentationSettings
 
@@ -101,3 +102,20 @@ def test_unreadable_inputs_and_missing_opencv(capsys, monkeypatch, tmp_path):
     assert status == 1 and stderr == [
         "bodypix-ros: error: reading videos needs OpenCV: pip install opencv-python-headless (the video extra)"]
     assert not (tmp_path / "out").exists()
+
+
+def test_decodes_only_what_the_outputs_need(input_video, capsys, monkeypatch, tmp_path):
+    requests = []
+    real_segment = BodyPixEngine.segment
+
+    def recording_segment(self, frame, settings, **stages):
+        requests.append(stages)
+        return real_segment(self, frame, settings, **stages)
+
+    monkeypatch.setattr(BodyPixEngine, "segment", recording_segment)
+    common = ["--output-dir", tmp_path, "--max-frames", "1", "--multi-person"]
+    assert run_video(capsys, input_video, *common, "--overlay-mode", "mask")[0] == 0
+    assert run_video(capsys, input_video, *common, "--overlay-mode", "parts")[0] == 0
+    assert run_video(capsys, input_video, *common, "--overlay-mode", "mask", "--frames")[0] == 0
+    assert requests == [{"part_labels": False, "instances": False}, {"part_labels": True, "instances": False},
+                        {"part_labels": True, "instances": True}]
