@@ -94,6 +94,11 @@ class PixelCorners(NamedTuple):
     y_weight: np.ndarray
     inside: np.ndarray
 
+    def subset(self, selection: np.ndarray) -> "PixelCorners":
+        """The corners of the pixels picked by `selection` (a boolean mask or indices over N)."""
+        return PixelCorners(self.index[:, selection], self.x_weight[selection],
+                            self.y_weight[selection], self.inside[selection])
+
 
 def pixel_corners(rows: AxisSampling, cols: AxisSampling, flat_pixels: np.ndarray,
                   frame_width: int, source_width: int) -> PixelCorners:
@@ -138,8 +143,7 @@ def best_parts(part_logits: np.ndarray, part_argmax: np.ndarray, corners: PixelC
     runner_up = sigmoid(np.partition(rows.take(used, axis=0), -2, axis=1)[:, -2])
     unsure = np.flatnonzero(~(best > runner_up.take(slot).max(axis=0)))
     if unsure.size:
-        unsure_corners = PixelCorners(corners.index[:, unsure], corners.x_weight[unsure],
-                                      corners.y_weight[unsure], corners.inside[unsure])
+        unsure_corners = corners.subset(unsure)
         corner_scores = sigmoid(rows.take(unsure_corners.index, axis=0))         # (4, n, 24)
         chosen[unsure] = np.argmax(interpolate(np.moveaxis(corner_scores, 2, 1), unsure_corners), axis=0)
     return chosen
@@ -177,9 +181,7 @@ def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: 
     else:
         flat_labels[undecided] = 0
         person_pixels = undecided[person]
-        person_corners = PixelCorners(corners.index[:, person], corners.x_weight[person],
-                                      corners.y_weight[person], corners.inside[person])
-        flat_labels[person_pixels] = best_parts(part_logits, part_argmax, person_corners) + 1
+        flat_labels[person_pixels] = best_parts(part_logits, part_argmax, corners.subset(person)) + 1
     labels[~rows.inside] = 0
     labels[:, ~cols.inside] = 0
     return labels
