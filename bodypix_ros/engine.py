@@ -114,6 +114,11 @@ class BodyPixEngine:
             return batch + tf.constant(IMAGENET_MEAN, tf.float32)
         return batch / 127.5 - 1.0
 
+    def warm_up(self, frame_size=(240, 320)) -> None:
+        """Trace every TensorFlow function (TFLite: convert for this size) on a black frame,
+        so the first real frame does not pay for it (about 0.5 s)."""
+        self.segment(np.zeros(tuple(frame_size) + (3,), np.uint8), instances=True)
+
     def segment(self, frame: np.ndarray, settings: SegmentationSettings = SegmentationSettings(), *,
                 part_labels: bool = True, instances: Optional[bool] = None) -> SegmentationResult:
         """Segment one (H, W, 3) uint8 RGB frame (see `as_rgb_frame` for other layouts).

@@ -225,8 +225,10 @@ def parameter_descriptor(spec: ParameterSpec) -> ParameterDescriptor:
 def _load_engine(startup):
     from .engine import BodyPixEngine
 
-    return BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
-                              cache_dir=startup.model_cache_dir, backend=startup.backend)
+    engine = BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
+                                cache_dir=startup.model_cache_dir, backend=startup.backend)
+    engine.warm_up()
+    return engine
 
 
 def main(args=None) -> int:

@@ -67,6 +67,18 @@ def test_every_shared_model_segments_one_person(model):
     assert PART_IDS["torso_front"] + 1 in labels_present
 
 
+def test_warm_up_traces_every_function_once(models_dir):
+    from bodypix_ros.engine import BodyPixEngine
+
+    engine = BodyPixEngine.load("mobilenet_float_050_stride16", base_url=str(models_dir))
+    functions = (engine._preprocess, engine._person_scores, engine._part_scores)
+    assert [function.experimental_get_tracing_count() for function in functions] == [0, 0, 0]
+    engine.warm_up()
+    assert [function.experimental_get_tracing_count() for function in functions] == [1, 1, 1]
+    engine.segment(reference_input(ONE_PERSON), instances=True)
+    assert [function.experimental_get_tracing_count() for function in functions] == [1, 1, 1]
+
+
 def test_loading_needs_no_tensorflowjs(engine):
     heavy = {"tensorflowjs", "tfjs_graph_converter", "jax", "flax"} & set(sys.modules)
     assert not heavy
