@@ -139,13 +139,12 @@ class BodyPixEngine:
         if instances is None:
             instances = settings.multi_person.enabled
         geometry = self.geometry(frame.shape[:2], settings)
-        batch = self._preprocess(frame, np.asarray(geometry.padding, np.int32),
-                                 np.asarray(geometry.input_size, np.int32))
+        input_size = np.asarray(geometry.input_size, np.int32)
+        batch = self._preprocess(frame, np.asarray(geometry.padding, np.int32), input_size)
         lap("preprocess")
         raw = self.model(batch)
         outputs = {field: raw[node] for field, node in self._output_keys.items()}
         lap("network")
-        input_size = np.asarray(geometry.input_size, np.int32)
         threshold = settings.segmentation_threshold
         person_scores = self._person_scores(outputs["segments"], input_size).numpy()
         if part_labels or settings.part_filter:

@@ -51,6 +51,13 @@ def select_outputs(subscriber_counts: Mapping[str, int], multi_person_enabled: b
     return OutputSelection(**wanted)
 
 
+def multi_person_missing(subscriber_counts: Mapping[str, int], live: LiveConfig) -> bool:
+    """Whether instances or the persons overlay have subscribers while multi_person.enabled is false."""
+    persons_overlay = subscriber_counts.get("overlay", 0) > 0 and live.overlay_mode == "persons"
+    wanted = subscriber_counts.get("instances", 0) > 0 or persons_overlay
+    return wanted and not live.settings.multi_person.enabled
+
+
 def engine_request(selection: OutputSelection, live: LiveConfig) -> EngineRequest:
     """Which expensive stages the selected outputs need (overlay_mode decides the overlay's)."""
     overlay_mode = live.overlay_mode if selection.overlay else None

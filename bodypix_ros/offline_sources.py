@@ -268,8 +268,8 @@ def add_video_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "video", help="segment a video file into an overlay video (and per-frame PNGs)",
         description="Segment the frames of a video file (read with OpenCV: pip install "
-                    "opencv-python-headless, the video extra) and write OUT/STEM.overlay.mp4 (.avi with --codec MJPG) "
-                    "at the input frame rate / --every; with --frames also the PNGs of "
+                    "opencv-python-headless, the video extra) and write OUT/STEM.overlay.mp4 "
+                    "(.avi with --codec MJPG) at the input frame rate / --every; with --frames also the PNGs of "
                     "'bodypix-ros segment' per frame, named STEM.NNNNNN.* (NNNNNN = frame index from 0).")
     parser.add_argument("input_video", type=Path, metavar="INPUT_VIDEO")
     parser.add_argument("--output-dir", required=True, type=Path, metavar="DIR")

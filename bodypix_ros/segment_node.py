@@ -33,7 +33,7 @@ except ImportError:  # Humble
 from .image_codec import (ImageDataError, UnsupportedEncodingError, byte_array, decode_compressed,
                           decode_image)
 from .models import ModelError
-from .node_outputs import output_messages, segment_frame, select_outputs
+from .node_outputs import multi_person_missing, output_messages, segment_frame, select_outputs
 from .node_params import (LIVE_NAMES, PARAMETERS, ParameterError, ParameterSpec, live_config,
                           startup_config, updated_live_config)
 from .node_runtime import LatestFrameSlot, NodeStats, RateLimiter, diagnostic_report, stamp_age_ms
@@ -163,8 +163,7 @@ class SegmentNode(Node):
         counts = {name: publisher.get_subscription_count()
                   for name, publisher in self.output_publishers.items()}
         selection = select_outputs(counts, live.settings.multi_person.enabled)
-        persons_overlay = counts.get("overlay", 0) and live.overlay_mode == "persons"
-        if (counts.get("instances", 0) or persons_overlay) and not live.settings.multi_person.enabled:
+        if multi_person_missing(counts, live):
             self.get_logger().warning(
                 "instances or the persons overlay are wanted but multi_person.enabled is false "
                 "(the overlay shows the mask meanwhile): "

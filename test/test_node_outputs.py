@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from bodypix_ros.image_codec import color_fields, decode_compressed, decode_image
-from bodypix_ros.node_outputs import (OUTPUT_NAMES, OutputSelection, engine_request, output_messages,
-                                      render_outputs, segment_frame, select_outputs)
+from bodypix_ros.node_outputs import (OUTPUT_NAMES, OutputSelection, engine_request, multi_person_missing,
+                                      output_messages, render_outputs, segment_frame, select_outputs)
 from bodypix_ros.node_params import LIVE_NAMES, PARAMETERS_BY_NAME, updated_live_config
 from bodypix_ros.render import render_overlay
 from bodypix_ros.result import SegmentationResult
@@ -67,6 +67,18 @@ def test_instances_need_the_multi_person_decode_enabled():
     counts = {"instances": 1}
     assert not select_outputs(counts, multi_person_enabled=False).any
     assert select_outputs(counts, multi_person_enabled=True).names == ("instances",)
+
+
+@pytest.mark.parametrize("counts,mode,enabled,missing", [
+    ({"instances": 1}, "parts", False, True),
+    ({"overlay": 1}, "persons", False, True),
+    ({"overlay": 1}, "parts", False, False),
+    ({"overlay": 0, "instances": 0}, "persons", False, False),
+    ({"instances": 1, "overlay": 1}, "persons", True, False),
+])
+def test_multi_person_missing_when_its_outputs_are_wanted_but_disabled(counts, mode, enabled, missing):
+    config = live(overlay_mode=mode, **{"multi_person.enabled": enabled})
+    assert multi_person_missing(counts, config) is missing
 
 
 @pytest.mark.parametrize("selected,mode,enabled,expected", [
