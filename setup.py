@@ -21,6 +21,7 @@ setup(
     ],
     install_requires=[
         "numpy>=1.21",
+        "opencv-python-headless",
         "pillow>=8",
         "tf-bodypix>=0.4.2",
         "tensorflow-cpu>=2.13; platform_machine == 'x86_64'",
@@ -28,9 +29,8 @@ setup(
     ],
     extras_require={
         "demo": ["scikit-image"],
-        "video": ["opencv-python-headless"],
-        "bag": ["rosbags>=0.10.11", "opencv-python-headless"],
-        "test": ["pytest", "rosbags>=0.10.11", "pyyaml", "opencv-python-headless"],
+        "bag": ["rosbags>=0.10.11"],
+        "test": ["pytest", "rosbags>=0.10.11", "pyyaml"],
     },
     zip_safe=True,
     entry_points={

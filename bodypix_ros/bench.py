@@ -8,10 +8,14 @@ hits all alike while no pipeline is timed right after another's thread pool:
 - tf-bodypix: `predict_single` + `get_mask(threshold)` + `get_colored_part_mask(mask)`, the
   same outputs (mask + coloured parts; not blended onto the frame, which ours also does), fed
   the same loaded network (run by TensorFlow, also with --backend tflite);
-- with --multi-person, ours again with the per-person decode and the persons overlay.
+- with --multi-person, ours again with the per-person decode and the persons overlay;
+- the network alone (the same model call on our preprocessed input): our "network" stage also
+  scales the person scores and part argmax to input size in the same TensorFlow call.
 Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
 wall time of a whole pipeline; post-network is end-to-end minus preprocess and network (ours)
-or get_mask + get_colored_part_mask (tf-bodypix). It measures; it never asserts a time.
+or get_mask + get_colored_part_mask (tf-bodypix). The ratios divide by the network alone:
+non-network = our end-to-end minus it, post-network = that minus preprocess.
+It measures; it never asserts a time.
 
 Image: --image, else the five-people photo of the shared test data
 ($BODYPIX_SHARED_DIR or ../shared from the current directory), else scikit-image's astronaut.
@@ -32,6 +36,7 @@ from .cli import (OVERLAY_ALPHA, CliError, UsageError, add_model_arguments, add_
                   demo_image, import_optional, non_negative_int, positive_int, read_image,
                   settings_from_args, write_text)
 from .models import BASE_URL_ENV, DEFAULT_MODEL, all_model_specs, default_base_url, local_path
+from .network_input import network_input
 from .render import render_overlay
 
 DEFAULT_SIZES = "640x480,1280x720"
@@ -43,6 +48,7 @@ SHARED_PHOTO = Path("images/pexels/five_people_fauxels-3184419.jpg")
 TF_BODYPIX_STAGES = ("predict_single", "get_mask", "get_colored_part_mask")
 END_TO_END = "end_to_end"
 POST_NETWORK = "post_network"
+NETWORK_ALONE = "network_alone"
 
 FrameSize = Tuple[int, int]
 """(width, height) in pixels."""
@@ -123,6 +129,16 @@ def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dic
     return stages, len(result.persons) if instances else None
 
 
+def time_network(engine, batch: np.ndarray) -> Tuple[Dict[str, float], None]:
+    """One run of the bare network on a (1, H_in, W_in, 3) float32 batch -> ({'network', end-to-end:
+    ms, post-network: 0}; None: no persons)."""
+    started = time.perf_counter()
+    for tensor in engine.model(batch).values():
+        tensor.numpy()
+    network_ms = (time.perf_counter() - started) * 1000.0
+    return {"network": network_ms, END_TO_END: network_ms, POST_NETWORK: 0.0}, None
+
+
 def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[str, float], None]:
     """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}: its three calls,
     end-to-end, post-network; None: no persons)."""
@@ -187,9 +203,11 @@ def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, w
     Alternating blocks spread the machine's noise over every pipeline, like interleaving run by
     run, without timing one pipeline while the previous one's thread pool still spins.
     """
+    batch = network_input(frame, engine.geometry(frame.shape[:2], settings), engine.architecture)
     pipelines = {
         "ours": lambda: time_ours(engine, frame, settings, instances=False),
         "tf_bodypix": lambda: time_tf_bodypix(wrapper, frame, settings.segmentation_threshold),
+        NETWORK_ALONE: lambda: time_network(engine, batch),
     }
     if multi_person:
         pipelines["ours_multi_person"] = lambda: time_ours(engine, frame, settings, instances=True)
@@ -205,17 +223,20 @@ def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, w
             samples[name].extend(run() for _ in range(block))
     row = {name: summarize_pipeline([stages for stages, _ in runs], [persons for _, persons in runs])
            for name, runs in samples.items()}
-    row["ratio"] = ratios(row["ours"], row["tf_bodypix"])
+    row["ratio"] = ratios(row["ours"], row["tf_bodypix"], row[NETWORK_ALONE][END_TO_END]["median_ms"])
     return row
 
 
-def ratios(ours: dict, theirs: dict) -> Dict[str, float]:
-    """ours/tf-bodypix end-to-end medians, throughput ours/theirs, our post-network / network medians."""
+def ratios(ours: dict, theirs: dict, network_ms: float) -> Dict[str, float]:
+    """From medians: ours/tf-bodypix end-to-end, throughput ours/theirs, and our end-to-end minus
+    the network alone (`network_ms`), without (non-network) and with preprocess taken off, per network."""
     ours_ms, theirs_ms = ours[END_TO_END]["median_ms"], theirs[END_TO_END]["median_ms"]
-    network_ms = ours["stages"]["network"]["median_ms"]
+    non_network_ms = ours_ms - network_ms
+    post_network_ms = non_network_ms - ours["stages"]["preprocess"]["median_ms"]
     return {"end_to_end": round(ours_ms / theirs_ms, 3),
             "throughput": round(theirs_ms / ours_ms, 3),
-            "post_network_per_network": round(ours[POST_NETWORK]["median_ms"] / network_ms, 3)}
+            "non_network_per_network": round(non_network_ms / network_ms, 3),
+            "post_network_per_network": round(post_network_ms / network_ms, 3)}
 
 
 def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.ndarray, settings,
@@ -274,15 +295,17 @@ def format_table(rows: Sequence[dict]) -> str:
     """Markdown table: per model and frame size, median / p95 ms of each stage and the ratios."""
     stages = list(dict.fromkeys(stage for row in rows for stage in row["ours"]["stages"]))
     multi = any("ours_multi_person" in row for row in rows)
-    header = (["model", "frame"] + stages + ["post-network / network", "ours end-to-end",
-                                             "tf-bodypix end-to-end", "ours / tf-bodypix", "throughput x"])
+    header = (["model", "frame"] + stages + ["network alone", "non-network / network", "post-network / network",
+                                             "ours end-to-end", "tf-bodypix end-to-end", "ours / tf-bodypix",
+                                             "throughput x"])
     if multi:
         header += ["persons decode (n)", "multi-person end-to-end"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         ours, theirs, ratio = row["ours"], row["tf_bodypix"], row["ratio"]
         cells = [row["model"], row["frame_size"]] + [_cell(ours["stages"].get(stage)) for stage in stages]
-        cells += [f"{ratio['post_network_per_network']:.2f}", _cell(ours[END_TO_END]), _cell(theirs[END_TO_END]),
+        cells += [_cell(row[NETWORK_ALONE][END_TO_END]), f"{ratio['non_network_per_network']:.2f}",
+                  f"{ratio['post_network_per_network']:.2f}", _cell(ours[END_TO_END]), _cell(theirs[END_TO_END]),
                   f"{ratio['end_to_end']:.2f}", f"{ratio['throughput']:.2f}"]
         if multi:
             persons = row["ours_multi_person"]

@@ -4,7 +4,8 @@ Reproduces TFJS body-pix 2.2 step by step (`body_pix_model.ts`, `util.ts`): zero
 frame to the network's aspect ratio, resize it with TF1 `ResizeBilinear`
 (align_corners=False, half_pixel_centers=False), run the network, then scale each output
 back with `ResizeBilinear(align_corners=True)` to the padded input size, sigmoid, and
-`crop_and_resize` to the frame.
+`crop_and_resize` to the frame. The scaling to input size (person scores, part argmax) runs
+in the network's TensorFlow call; `upscale` takes it to the frame.
 """
 
 import time
@@ -13,15 +14,13 @@ from typing import Dict, Optional
 import numpy as np
 
 from .geometry import InputGeometry, input_geometry
-from .graph_model import load_graph_model
+from .graph_model import GraphModel, load_graph_model
 from .models import DEFAULT_MODEL, ModelError, resolve_model
 from .parts import PART_IDS
 from .result import NetworkOutputs, SegmentationResult
 from .settings import SegmentationSettings
+from .network_input import network_input
 from .upscale import frame_labels, sigmoid
-
-IMAGENET_MEAN = (-123.15, -115.90, -103.06)
-"""Added to RGB values before ResNet50 (TFJS `resnet.ts`)."""
 
 OUTPUT_NODES = {
     "segments": "float_segments",
@@ -68,20 +67,39 @@ class BodyPixEngine:
     """A loaded BodyPix network and the TFJS pre- and post-processing around it."""
 
     def __init__(self, model, architecture: str, output_stride: int, model_name: str):
-        import tensorflow as tf
-
         self.model = model  # GraphModel or TFLiteGraphModel
         self.architecture = architecture
         self.output_stride = output_stride
         self.model_name = model_name
         self._output_keys = _match_outputs(model.output_names)
-        frame_spec = tf.TensorSpec([None, None, 3], tf.uint8)
-        size_spec = tf.TensorSpec([2], tf.int32)
-        grid_spec = tf.TensorSpec([1, None, None, None], tf.float32)
-        self._preprocess = tf.function(self._preprocess_graph, input_signature=[
-            frame_spec, tf.TensorSpec([4], tf.int32), size_spec])
-        self._person_scores = tf.function(_person_scores_graph, input_signature=[grid_spec, size_spec])
-        self._part_scores = tf.function(_part_scores_graph, input_signature=[grid_spec, size_spec])
+        self._infer = self._inference()
+
+    def _inference(self):
+        """(batch [1, H_in, W_in, 3] float32, input_size [2] int32, with_parts bool) -> {NetworkOutputs
+        field, 'person_scores' [H_in, W_in] float32 or 'part_argmax' [H_in, W_in] uint8 ([0, 0]
+        without parts): tf.Tensor}.
+
+        One TensorFlow call (a tf.function) for a GraphModel; TFLite runs the network, then one call.
+        """
+        import tensorflow as tf
+
+        size_spec, flag_spec = tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)
+        scores = _input_scores_graph
+        fused = isinstance(self.model, GraphModel)
+        if not fused:
+            grid_spec = tf.TensorSpec([1, None, None, None], tf.float32)
+            scores = tf.function(scores, input_signature=[grid_spec, grid_spec, size_spec, flag_spec])
+
+        def infer(batch, input_size, with_parts):
+            raw = self.model(batch)
+            outputs = {field: raw[node] for field, node in self._output_keys.items()}
+            outputs.update(scores(outputs["segments"], outputs["part_heatmaps"], input_size, with_parts))
+            return outputs
+
+        if fused:
+            batch_spec = tf.TensorSpec([1, None, None, 3], tf.float32)
+            return tf.function(infer, input_signature=[batch_spec, size_spec, flag_spec])
+        return infer
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
@@ -104,16 +122,6 @@ class BodyPixEngine:
         """Network input size and padding for a frame of `frame_size` (H, W)."""
         return input_geometry(frame_size, settings.resolution_fraction, self.output_stride)
 
-    def _preprocess_graph(self, frame, padding, input_size):
-        import tensorflow as tf
-
-        image = tf.pad(frame, [[padding[0], padding[1]], [padding[2], padding[3]], [0, 0]])
-        batch = tf.raw_ops.ResizeBilinear(images=image[None], size=input_size,
-                                          align_corners=False, half_pixel_centers=False)
-        if self.architecture == "resnet50":
-            return batch + tf.constant(IMAGENET_MEAN, tf.float32)
-        return batch / 127.5 - 1.0
-
     def warm_up(self, frame_size=(240, 320)) -> None:
         """Trace every TensorFlow function (TFLite: convert for this size) on a black frame,
         so the first real frame does not pay for it (about 0.5 s)."""
@@ -124,7 +132,9 @@ class BodyPixEngine:
         """Segment one (H, W, 3) uint8 RGB frame (see `as_rgb_frame` for other layouts).
 
         part_labels: compute the part label image; instances: run the multi-person decode
-        (default: settings.multi_person.enabled). Returns images at the frame's resolution.
+        (default: settings.multi_person.enabled). Returns images at the frame's resolution and
+        timings_ms per stage: preprocess, network (with the scaling to input size), mask or
+        part_labels, persons.
         """
         timings = {}
         clock = time.perf_counter()
@@ -139,19 +149,16 @@ class BodyPixEngine:
         if instances is None:
             instances = settings.multi_person.enabled
         geometry = self.geometry(frame.shape[:2], settings)
-        input_size = np.asarray(geometry.input_size, np.int32)
-        batch = self._preprocess(frame, np.asarray(geometry.padding, np.int32), input_size)
+        batch = network_input(frame, geometry, self.architecture)
         lap("preprocess")
-        raw = self.model(batch)
-        outputs = {field: raw[node] for field, node in self._output_keys.items()}
+        with_parts = part_labels or bool(settings.part_filter)
+        outputs = self._infer(batch, np.asarray(geometry.input_size, np.int32), with_parts)
+        person_scores, part_argmax = outputs.pop("person_scores").numpy(), outputs.pop("part_argmax")
         lap("network")
         threshold = settings.segmentation_threshold
-        person_scores = self._person_scores(outputs["segments"], input_size).numpy()
-        if part_labels or settings.part_filter:
-            lap("mask")
-            part_logits, part_argmax = self._part_scores(outputs["part_heatmaps"], input_size)
-            labels = frame_labels(geometry, person_scores, threshold,
-                                  part_logits.numpy(), part_argmax.numpy())
+        if with_parts:
+            labels = frame_labels(geometry, person_scores, threshold, outputs["part_heatmaps"].numpy()[0],
+                                  part_argmax.numpy())
             if settings.part_filter:
                 labels = keep_parts(labels, settings.part_filter)
             person = np.minimum(labels, 1)
@@ -190,22 +197,21 @@ def _match_outputs(names) -> Dict[str, str]:
     return matched
 
 
-def _person_scores_graph(segments, input_size):
-    """TFJS `scaleAndCropToInputTensorShape` up to the sigmoid: [1, h, w, 1] logits -> [H_in, W_in] scores."""
+def _input_scores_graph(segments, part_heatmaps, input_size, with_parts):
+    """TFJS `scaleAndCropToInputTensorShape` up to the crop, on [1, h, w, C] network logits ->
+    {'person_scores': [H_in, W_in] float32 sigmoid, 'part_argmax': [H_in, W_in] uint8, or [0, 0]
+    unless the bool tensor with_parts (only the branch taken runs)}."""
     import tensorflow as tf
 
-    logits = tf.raw_ops.ResizeBilinear(images=segments, size=input_size, align_corners=True,
-                                       half_pixel_centers=False)
-    return tf.sigmoid(logits[0, :, :, 0])
+    def to_input_size(logits):
+        return tf.raw_ops.ResizeBilinear(images=logits, size=input_size, align_corners=True,
+                                         half_pixel_centers=False)[0]
 
+    def part_argmax():
+        return tf.cast(tf.argmax(to_input_size(part_heatmaps), axis=-1, output_type=tf.int32), tf.uint8)
 
-def _part_scores_graph(part_heatmaps, input_size):
-    """[1, h, w, 24] logits -> ([H_in, W_in, 24] logits, [H_in, W_in] uint8 argmax part)."""
-    import tensorflow as tf
-
-    logits = tf.raw_ops.ResizeBilinear(images=part_heatmaps, size=input_size, align_corners=True,
-                                       half_pixel_centers=False)[0]
-    return logits, tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
+    return {"person_scores": tf.sigmoid(to_input_size(segments)[:, :, 0]),
+            "part_argmax": tf.cond(with_parts, part_argmax, lambda: tf.zeros([0, 0], tf.uint8))}
 
 
 def keep_parts(part_labels: np.ndarray, part_names) -> np.ndarray:

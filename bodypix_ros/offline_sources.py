@@ -267,8 +267,7 @@ def decode_or_skip(decode, message, skipped: Dict[str, int]) -> Optional[Decoded
 def add_video_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "video", help="segment a video file into an overlay video (and per-frame PNGs)",
-        description="Segment the frames of a video file (read with OpenCV: pip install "
-                    "opencv-python-headless, the video extra) and write OUT/STEM.overlay.mp4 "
+        description="Segment the frames of a video file (read with OpenCV) and write OUT/STEM.overlay.mp4 "
                     "(.avi with --codec MJPG) at the input frame rate / --every; with --frames also the PNGs of "
                     "'bodypix-ros segment' per frame, named STEM.NNNNNN.* (NNNNNN = frame index from 0).")
     parser.add_argument("input_video", type=Path, metavar="INPUT_VIDEO")
@@ -314,8 +313,8 @@ def run_video(args: argparse.Namespace) -> int:
                                              overlay=True), live)
     if not args.input_video.is_file():
         raise UsageError(f"no such file: {args.input_video}")
-    cv2 = import_optional("cv2", "reading videos needs OpenCV: pip install opencv-python-headless "
-                                 "(the video extra)")
+    import cv2
+
     capture = cv2.VideoCapture(str(args.input_video))
     writer = None
     try:

@@ -39,27 +39,22 @@ def color_persons(instances: np.ndarray, palette: np.ndarray = PERSON_COLORS,
 def overlay_labels(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float) -> np.ndarray:
     """Blend each labelled pixel's colour onto the frame: frame * (1 - alpha) + colour * alpha.
 
-    frame: (H, W, 3) uint8; labels: (H, W) uint8, 0 keeps the frame pixel; alpha in [0, 1]
-    (rounded to 1/256 steps). Returns (H, W, 3) uint8; integer arithmetic, only over the
-    rows and columns that hold a label.
+    frame: (H, W, 3) uint8, any strides; labels: (H, W) uint8, 0 keeps the frame pixel exactly;
+    alpha in [0, 1]. Returns a new (H, W, 3) uint8 array. OpenCV blends in float32 and rounds to
+    nearest, so a labelled pixel is within 1 level of the exactly rounded blend (alpha 0 and 1
+    are exact); only the bounding box of the labels is touched.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"overlay alpha {alpha} is outside [0.0, 1.0]")
-    out = frame.copy()
-    rows, cols = np.flatnonzero(labels.any(axis=1)), np.flatnonzero(labels.any(axis=0))
-    if rows.size == 0:
+    import cv2
+
+    out = frame.copy()  # C-contiguous even when frame is a view, as cv2 needs
+    x, y, w, h = cv2.boundingRect(labels)
+    if w == 0:
         return out
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    labels = labels[box]
-    weight = int(round(alpha * 256))
-    frame_weight = np.full(256, 256 - weight, dtype=np.uint16)
-    frame_weight[0] = 256
-    color_term = label_palette(palette).astype(np.uint16) * np.uint16(weight) + np.uint16(128)
-    color_term[0] = 128  # + 128 rounds the >> 8 to nearest
-    blended = np.multiply(frame[box], frame_weight.take(labels)[:, :, None], dtype=np.uint16)
-    blended += color_term.take(labels, axis=0)  # take: much faster than indexing with uint8
-    blended >>= 8
-    out[box] = blended
+    box, labels = out[y:y + h, x:x + w], labels[y:y + h, x:x + w]
+    colors = cv2.applyColorMap(labels, label_palette(palette)[:, None, :])  # 256-entry LUT
+    cv2.copyTo(cv2.addWeighted(box, 1.0 - alpha, colors, alpha, 0.0), labels, box)  # in place
     return out
 
 

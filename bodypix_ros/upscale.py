@@ -124,28 +124,50 @@ def sigmoid(values: np.ndarray) -> np.ndarray:
     return np.float32(1.0) / (np.float32(1.0) + np.exp(-values))
 
 
-def best_parts(part_logits: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners) -> np.ndarray:
-    """Argmax part of the bilinear samples of sigmoid(part_logits) -> (N,) uint8 part ids.
+def align_corners_sampling(source_size: int, output_size: int) -> AxisSampling:
+    """Where TF1 `ResizeBilinear(align_corners=True)` samples along one axis, in float32 as TF does."""
+    scale = np.float32(source_size - 1) / np.float32(output_size - 1) if output_size > 1 else np.float32(0.0)
+    positions = np.arange(output_size, dtype=np.float32) * scale
+    floor = np.floor(positions)
+    high = np.minimum(np.ceil(positions).astype(np.int32), source_size - 1)
+    return AxisSampling(floor.astype(np.int32), high, positions - floor, np.ones(output_size, dtype=bool))
 
-    A part that is the argmax of no corner scores at most the largest corner runner-up, so
-    only the corners' argmax parts are interpolated; pixels where that bound does not
-    settle it (rare) get all 24 parts interpolated.
+
+def resized_values(grid: np.ndarray, input_size: Tuple[int, int], flat_pixels: np.ndarray) -> np.ndarray:
+    """Values of ResizeBilinear(grid, input_size, align_corners=True) at some of its pixels.
+
+    grid: (h, w, C) float32; flat_pixels: (M,) flat indices into (H_in, W_in).
+    Returns (M, C) float32, bit for bit what TF computes there.
     """
-    channels = part_logits.shape[-1]
-    flat_logits = part_logits.reshape(-1)
-    candidates = part_argmax.reshape(-1).take(corners.index)                     # (4, N)
-    values = sigmoid(flat_logits.take(corners.index[:, None, :] * channels + candidates))
-    scores = interpolate(values, corners)                                          # (4, N)
-    best = scores.max(axis=0)
-    chosen = np.where(scores == best, candidates, np.uint8(255)).min(axis=0)        # lowest id on ties
-    rows = part_logits.reshape(-1, channels)
-    used, slot = used_sources(corners.index, len(rows))
-    runner_up = sigmoid(np.partition(rows.take(used, axis=0), -2, axis=1)[:, -2])
-    unsure = np.flatnonzero(~(best > runner_up.take(slot).max(axis=0)))
+    grid_h, grid_w, channels = grid.shape
+    rows = align_corners_sampling(grid_h, input_size[0])
+    cols = align_corners_sampling(grid_w, input_size[1])
+    corners = pixel_corners(rows, cols, flat_pixels, input_size[1], grid_w)
+    corner_values = np.moveaxis(grid.reshape(-1, channels).take(corners.index, axis=0), 2, 1)  # (4, C, M)
+    return np.ascontiguousarray(interpolate(corner_values, corners).T)
+
+
+def best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners) -> np.ndarray:
+    """Argmax part of the bilinear samples of sigmoid(part logits at input size) -> (N,) uint8 part ids.
+
+    part_heatmaps: (h, w, 24) float32 network logits; part_argmax: (H_in, W_in) uint8 argmax of
+    their ResizeBilinear to input size; corners: N frame pixels' corners in (H_in, W_in).
+    Only the corners' argmax parts are interpolated: any other part scores at most the
+    interpolated corner runner-ups. Pixels that bound does not settle (rare) get all 24 parts.
+    """
+    channels = part_heatmaps.shape[-1]
+    used, slot = used_sources(corners.index, part_argmax.size)
+    scores = sigmoid(resized_values(part_heatmaps, part_argmax.shape, used))              # (M, 24)
+    candidates = part_argmax.reshape(-1).take(corners.index)                             # (4, N)
+    values = scores.reshape(-1).take(slot[:, None, :] * channels + candidates)           # (4, 4, N)
+    candidate_scores = interpolate(values, corners)                                      # (4, N)
+    best = candidate_scores.max(axis=0)
+    chosen = np.where(candidate_scores == best, candidates, np.uint8(255)).min(axis=0)   # lowest id on ties
+    runner_up = np.partition(scores, -2, axis=1)[:, -2]
+    unsure = np.flatnonzero(~(best > interpolate(runner_up.take(slot), corners)))
     if unsure.size:
-        unsure_corners = corners.subset(unsure)
-        corner_scores = sigmoid(rows.take(unsure_corners.index, axis=0))         # (4, n, 24)
-        chosen[unsure] = np.argmax(interpolate(np.moveaxis(corner_scores, 2, 1), unsure_corners), axis=0)
+        unsure_scores = np.moveaxis(scores.take(slot[:, unsure], axis=0), 2, 1)           # (4, 24, n)
+        chosen[unsure] = np.argmax(interpolate(unsure_scores, corners.subset(unsure)), axis=0)
     return chosen
 
 
@@ -160,12 +182,13 @@ def used_sources(index: np.ndarray, source_count: int):
 
 
 def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: float,
-                 part_logits: Optional[np.ndarray] = None,
+                 part_heatmaps: Optional[np.ndarray] = None,
                  part_argmax: Optional[np.ndarray] = None) -> np.ndarray:
-    """Frame-resolution labels from network outputs scaled to network-input resolution.
+    """Frame-resolution labels from the network's outputs.
 
-    person_scores: (h, w) float32 sigmoid person scores; part_logits: (h, w, 24) float32
-    part logits and part_argmax: (h, w) their argmax, or both None for a mask only.
+    person_scores: (H_in, W_in) float32 sigmoid person scores at network-input size;
+    part_heatmaps: (h, w, 24) float32 network part logits and part_argmax: (H_in, W_in) uint8
+    argmax of their resize to input size, or both None for a mask only.
     Returns (H, W) uint8: 0 = background, else k + 1 = part k (1 = person without parts).
     """
     rows, cols = frame_sampling(geometry)
@@ -176,12 +199,12 @@ def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: 
     undecided = np.flatnonzero(flat_labels == UNDECIDED)
     corners = pixel_corners(rows, cols, undecided, width, person_scores.shape[1])
     person = interpolate(person_scores.reshape(-1).take(corners.index), corners) > threshold
-    if part_logits is None:
+    if part_heatmaps is None:
         flat_labels[undecided] = person
     else:
         flat_labels[undecided] = 0
         person_pixels = undecided[person]
-        flat_labels[person_pixels] = best_parts(part_logits, part_argmax, corners.subset(person)) + 1
+        flat_labels[person_pixels] = best_parts(part_heatmaps, part_argmax, corners.subset(person)) + 1
     labels[~rows.inside] = 0
     labels[:, ~cols.inside] = 0
     return labels

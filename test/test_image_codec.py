@@ -8,6 +8,7 @@ rosbags where the test checks the real field names.
 import array
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,7 +16,6 @@ from bodypix_ros.image_codec import (SUPPORTED_ENCODINGS, ImageDataError, Unsupp
                                      color_fields, decode_compressed, decode_image, image_to_rgb,
                                      mono8_fields)
 
-cv2 = pytest.importorskip("cv2", reason="python3-opencv is needed for YUV, Bayer and compressed input")
 
 PADDING = 7
 """Extra bytes at the end of every row: decoders must honour `step`."""

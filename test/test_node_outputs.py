@@ -6,6 +6,7 @@ model from ../shared.
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -17,7 +18,6 @@ from bodypix_ros.render import render_overlay
 from bodypix_ros.result import SegmentationResult
 from conftest import reference_input
 
-cv2 = pytest.importorskip("cv2", reason="python3-opencv is needed for YUV, Bayer and compressed input")
 
 ONE_PERSON = "one_person_karolina-grabowska-4378882"
 
