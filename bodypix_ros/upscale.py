@@ -96,8 +96,10 @@ class PixelCorners(NamedTuple):
 
     def subset(self, selection: np.ndarray) -> "PixelCorners":
         """The corners of the pixels picked by `selection` (a boolean mask or indices over N)."""
-        return PixelCorners(self.index[:, selection], self.x_weight[selection],
-                            self.y_weight[selection], self.inside[selection])
+        if selection.dtype == bool:
+            selection = np.flatnonzero(selection)
+        return PixelCorners(self.index.take(selection, axis=1), self.x_weight.take(selection),
+                            self.y_weight.take(selection), self.inside.take(selection))
 
 
 def pixel_corners(rows: AxisSampling, cols: AxisSampling, flat_pixels: np.ndarray,
@@ -137,14 +139,18 @@ def resized_values(grid: np.ndarray, input_size: Tuple[int, int], flat_pixels: n
     """Values of ResizeBilinear(grid, input_size, align_corners=True) at some of its pixels.
 
     grid: (h, w, C) float32; flat_pixels: (M,) flat indices into (H_in, W_in).
-    Returns (M, C) float32, bit for bit what TF computes there.
+    Returns (C, M) float32 (channels first: cheap reductions over them), bit for bit what TF computes.
     """
     grid_h, grid_w, channels = grid.shape
+    input_w = input_size[1]
     rows = align_corners_sampling(grid_h, input_size[0])
-    cols = align_corners_sampling(grid_w, input_size[1])
-    corners = pixel_corners(rows, cols, flat_pixels, input_size[1], grid_w)
-    corner_values = np.moveaxis(grid.reshape(-1, channels).take(corners.index, axis=0), 2, 1)  # (4, C, M)
-    return np.ascontiguousarray(interpolate(corner_values, corners).T)
+    cols = align_corners_sampling(grid_w, input_w)
+    left, right = grid.take(cols.low, axis=1), grid.take(cols.high, axis=1)
+    across = (left + (right - left) * cols.weight[:, None]).reshape(-1, channels)  # (h * W_in, C): TF's first lerp
+    ys, xs = np.divmod(flat_pixels, input_w)
+    top = across.take(rows.low.take(ys) * input_w + xs, axis=0)
+    bottom = across.take(rows.high.take(ys) * input_w + xs, axis=0)
+    return np.ascontiguousarray((top + (bottom - top) * rows.weight.take(ys)[:, None]).T)
 
 
 def best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners) -> np.ndarray:
@@ -157,16 +163,17 @@ def best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: Pixe
     """
     channels = part_heatmaps.shape[-1]
     used, slot = used_sources(corners.index, part_argmax.size)
-    scores = sigmoid(resized_values(part_heatmaps, part_argmax.shape, used))              # (M, 24)
+    scores = sigmoid(resized_values(part_heatmaps, part_argmax.shape, used))              # (24, M)
     candidates = part_argmax.reshape(-1).take(corners.index)                             # (4, N)
-    values = scores.reshape(-1).take(slot[:, None, :] * channels + candidates)           # (4, 4, N)
+    values = scores.reshape(-1).take(candidates.astype(np.int32) * len(used) + slot[:, None, :])  # (4, 4, N)
     candidate_scores = interpolate(values, corners)                                      # (4, N)
     best = candidate_scores.max(axis=0)
     chosen = np.where(candidate_scores == best, candidates, np.uint8(255)).min(axis=0)   # lowest id on ties
-    runner_up = np.partition(scores, -2, axis=1)[:, -2]
+    runner_up = np.where(np.arange(channels)[:, None] == part_argmax.reshape(-1).take(used),
+                         np.float32(-1.0), scores).max(axis=0)                           # (M,)
     unsure = np.flatnonzero(~(best > interpolate(runner_up.take(slot), corners)))
     if unsure.size:
-        unsure_scores = np.moveaxis(scores.take(slot[:, unsure], axis=0), 2, 1)           # (4, 24, n)
+        unsure_scores = np.moveaxis(scores.take(slot[:, unsure], axis=1), 1, 0)           # (4, 24, n)
         chosen[unsure] = np.argmax(interpolate(unsure_scores, corners.subset(unsure)), axis=0)
     return chosen
 
