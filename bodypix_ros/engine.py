@@ -161,22 +161,29 @@ class BodyPixEngine:
                                   part_argmax.numpy())
             if settings.part_filter:
                 labels = keep_parts(labels, settings.part_filter)
-            person = np.minimum(labels, 1)
+            person_mask = mask_of(labels)
             lap("part_labels")
         else:
-            person = frame_labels(geometry, person_scores, threshold)
+            person_mask = mask_of(frame_labels(geometry, person_scores, threshold))
             labels = None
             lap("mask")
-        result = SegmentationResult(person_mask=person * np.uint8(255),
-                                    part_labels=labels if part_labels else None, timings_ms=timings)
+        result = SegmentationResult(person_mask=person_mask, part_labels=labels if part_labels else None,
+                                    timings_ms=timings)
         if instances:
             from .multi_person import decode_persons
 
             network_outputs = network_outputs_to_numpy(outputs)
             result.instances, result.persons = decode_persons(
-                network_outputs, geometry, person.astype(bool), settings.multi_person)
+                network_outputs, geometry, person_mask > 0, settings.multi_person)
             lap("persons")
         return result
+
+
+def mask_of(labels: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 labels -> (H, W) uint8 person mask: 255 where the label is not 0, else 0."""
+    import cv2
+
+    return cv2.threshold(labels, 0, 255, cv2.THRESH_BINARY)[1]
 
 
 def network_outputs_to_numpy(outputs: Dict[str, "object"]) -> NetworkOutputs:
@@ -219,4 +226,4 @@ def keep_parts(part_labels: np.ndarray, part_names) -> np.ndarray:
     keep = np.zeros(256, dtype=np.uint8)
     labels = [PART_IDS[name] + 1 for name in part_names]
     keep[labels] = labels
-    return keep[part_labels]
+    return keep.take(part_labels)

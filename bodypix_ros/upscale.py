@@ -17,6 +17,8 @@ from .geometry import InputGeometry, crop_box
 
 UNDECIDED = 255
 """Code of a 2×2 block whose samples need exact interpolation."""
+BLOCK = np.ones((2, 2), dtype=np.uint8)
+"""A 2×2 block as an OpenCV structuring element (anchored at its top-left)."""
 
 
 class AxisSampling(NamedTuple):
@@ -59,26 +61,34 @@ def frame_sampling(geometry: InputGeometry) -> Tuple[AxisSampling, AxisSampling]
 
 def block_codes(person_scores: np.ndarray, threshold: float,
                 part_argmax: Optional[np.ndarray] = None) -> np.ndarray:
-    """(h, w) codes of each 2×2 block of source pixels (block (y, x) spans y..y+1, x..x+1).
+    """(h, w) uint8 codes of each 2×2 block of source pixels (block (y, x) spans y..y+1, x..x+1).
 
     0 = all four at or below `threshold`; k + 1 = all four above it with argmax part k
-    (1 without `part_argmax`); UNDECIDED otherwise. The last row/column repeat the edge.
+    (1 without `part_argmax`, (h, w) uint8); UNDECIDED otherwise. The last row/column repeat the edge.
     """
-    person = person_scores > threshold
-    person = np.pad(person, ((0, 1), (0, 1)), mode="edge")
-    corners = (person[:-1, :-1], person[1:, :-1], person[:-1, 1:], person[1:, 1:])
-    all_person = corners[0] & corners[1] & corners[2] & corners[3]
-    any_person = corners[0] | corners[1] | corners[2] | corners[3]
+    person = (person_scores > threshold).view(np.uint8)
+    all_person, any_person = block_min(person), block_max(person)
     if part_argmax is None:
-        codes = all_person.astype(np.uint8)
+        codes = all_person.copy()
     else:
-        parts = np.pad(part_argmax.astype(np.uint8), ((0, 1), (0, 1)), mode="edge")
-        same_part = ((parts[:-1, :-1] == parts[1:, :-1]) & (parts[:-1, :-1] == parts[:-1, 1:])
-                     & (parts[:-1, :-1] == parts[1:, 1:]))
-        codes = np.where(all_person, parts[:-1, :-1] + 1, 0).astype(np.uint8)
-        all_person &= same_part
-    codes[any_person & ~all_person] = UNDECIDED
+        codes = (part_argmax + np.uint8(1)) * all_person
+        all_person &= block_min(part_argmax) == block_max(part_argmax)
+    codes[any_person > all_person] = UNDECIDED
     return codes
+
+
+def block_min(values: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 -> (h, w) uint8 minimum over each 2×2 block (y..y+1, x..x+1; edges repeat)."""
+    import cv2
+
+    return cv2.erode(values, BLOCK, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+
+
+def block_max(values: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 -> (h, w) uint8 maximum over each 2×2 block (y..y+1, x..x+1; edges repeat)."""
+    import cv2
+
+    return cv2.dilate(values, BLOCK, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
 
 
 class PixelCorners(NamedTuple):
