@@ -133,8 +133,8 @@ def time_network(engine, batch: np.ndarray) -> Tuple[Dict[str, float], None]:
     """One run of the bare network on a (1, H_in, W_in, 3) float32 batch -> ({'network', end-to-end:
     ms, post-network: 0}; None: no persons)."""
     started = time.perf_counter()
-    for tensor in engine.model(batch).values():
-        tensor.numpy()
+    for values in engine.model(batch).values():
+        np.asarray(values)
     network_ms = (time.perf_counter() - started) * 1000.0
     return {"network": network_ms, END_TO_END: network_ms, POST_NETWORK: 0.0}, None
 
@@ -159,11 +159,10 @@ def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[
 def tf_bodypix_wrapper(tf_bodypix_model, engine, internal_resolution: float):
     """tf-bodypix's BodyPixModelWrapper (tf_bodypix_model: the tf_bodypix.model module) around the
     engine's network run by TensorFlow (same weights, same graph; with the tflite backend, the
-    TensorFlow graph it was converted from)."""
+    TensorFlow graph it is converted from)."""
     architecture = (tf_bodypix_model.ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
                     else tf_bodypix_model.MobileNetBodyPixPredictWrapper)
-    network = getattr(engine.model, "graph", engine.model)
-    return tf_bodypix_model.BodyPixModelWrapper(architecture(network), output_stride=engine.output_stride,
+    return tf_bodypix_model.BodyPixModelWrapper(architecture(engine.graph), output_stride=engine.output_stride,
                                                 internal_resolution=internal_resolution)
 
 

@@ -66,40 +66,42 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
 class BodyPixEngine:
     """A loaded BodyPix network and the TFJS pre- and post-processing around it."""
 
-    def __init__(self, model, architecture: str, output_stride: int, model_name: str):
-        self.model = model  # GraphModel or TFLiteGraphModel
+    def __init__(self, graph: GraphModel, architecture: str, output_stride: int, model_name: str,
+                 backend: str = "tensorflow"):
+        import tensorflow as tf
+
+        self.graph = graph
         self.architecture = architecture
         self.output_stride = output_stride
         self.model_name = model_name
-        self._output_keys = _match_outputs(model.output_names)
-        self._infer = self._inference()
+        self.backend = backend
+        self._output_keys = _match_outputs(graph.output_names)
+        flag_spec = tf.TensorSpec([], tf.bool, name="with_parts")
+        if backend == "tflite":
+            from .tflite_model import TFLiteFunction
 
-    def _inference(self):
-        """(batch [1, H_in, W_in, 3] float32, input_size [2] int32, with_parts bool) -> {NetworkOutputs
-        field, 'person_scores' [H_in, W_in] float32 or 'part_argmax' [H_in, W_in] uint8 ([0, 0]
-        without parts): tf.Tensor}.
+            self.model = TFLiteFunction(graph)
+            self._infer = TFLiteFunction(self._infer_graph, [flag_spec])
+        else:
+            self.model = graph
+            self._traced_infer = tf.function(self._infer_graph, input_signature=[
+                tf.TensorSpec([1, None, None, 3], tf.float32), flag_spec])
+            self._infer = self._run_traced_infer
 
-        One TensorFlow call (a tf.function) for a GraphModel; TFLite runs the network, then one call.
-        """
+    def _infer_graph(self, batch, with_parts):
+        """The network and the scaling of its outputs to input size, as one TensorFlow function:
+        (batch [1, H_in, W_in, 3] float32, with_parts bool) -> {NetworkOutputs field: [1, h, w, C],
+        'person_scores': [H_in, W_in] float32, 'part_argmax': [H_in, W_in] uint8 ([1, 1] without parts)}."""
         import tensorflow as tf
 
-        size_spec, flag_spec = tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)
-        scores = _input_scores_graph
-        fused = isinstance(self.model, GraphModel)
-        if not fused:
-            grid_spec = tf.TensorSpec([1, None, None, None], tf.float32)
-            scores = tf.function(scores, input_signature=[grid_spec, grid_spec, size_spec, flag_spec])
+        raw = self.graph(batch)
+        outputs = {field: raw[node] for field, node in self._output_keys.items()}
+        outputs.update(_input_scores_graph(outputs["segments"], outputs["part_heatmaps"], tf.shape(batch)[1:3],
+                                           with_parts))
+        return outputs
 
-        def infer(batch, input_size, with_parts):
-            raw = self.model(batch)
-            outputs = {field: raw[node] for field, node in self._output_keys.items()}
-            outputs.update(scores(outputs["segments"], outputs["part_heatmaps"], input_size, with_parts))
-            return outputs
-
-        if fused:
-            batch_spec = tf.TensorSpec([1, None, None, 3], tf.float32)
-            return tf.function(infer, input_signature=[batch_spec, size_spec, flag_spec])
-        return infer
+    def _run_traced_infer(self, batch, with_parts) -> Dict[str, np.ndarray]:
+        return {name: tensor.numpy() for name, tensor in self._traced_infer(batch, with_parts).items()}
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
@@ -107,16 +109,13 @@ class BodyPixEngine:
         """Resolve `model` (short name, model.json path or URL), download if needed, and load it.
 
         backend: 'tensorflow', or 'tflite' to run the network with TensorFlow Lite (XNNPACK).
+        `model` runs the network alone as the backend does; `graph` is the TensorFlow GraphModel.
         """
         if backend not in BACKENDS:
             raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         resolved = resolve_model(model, base_url=base_url, cache_dir=cache_dir)
         graph = load_graph_model(resolved.model_json)
-        if backend == "tflite":
-            from .tflite_model import TFLiteGraphModel
-
-            graph = TFLiteGraphModel(graph)
-        return cls(graph, resolved.architecture, resolved.output_stride, resolved.name)
+        return cls(graph, resolved.architecture, resolved.output_stride, resolved.name, backend)
 
     def geometry(self, frame_size, settings: SegmentationSettings) -> InputGeometry:
         """Network input size and padding for a frame of `frame_size` (H, W)."""
@@ -152,13 +151,12 @@ class BodyPixEngine:
         batch = network_input(frame, geometry, self.architecture)
         lap("preprocess")
         with_parts = part_labels or bool(settings.part_filter)
-        outputs = self._infer(batch, np.asarray(geometry.input_size, np.int32), with_parts)
-        person_scores, part_argmax = outputs.pop("person_scores").numpy(), outputs.pop("part_argmax")
+        outputs = self._infer(batch, with_parts)
+        person_scores, part_argmax = outputs.pop("person_scores"), outputs.pop("part_argmax")
         lap("network")
         threshold = settings.segmentation_threshold
         if with_parts:
-            labels = frame_labels(geometry, person_scores, threshold, outputs["part_heatmaps"].numpy()[0],
-                                  part_argmax.numpy())
+            labels = frame_labels(geometry, person_scores, threshold, outputs["part_heatmaps"][0], part_argmax)
             if settings.part_filter:
                 labels = keep_parts(labels, settings.part_filter)
             person_mask = mask_of(labels)
@@ -172,9 +170,8 @@ class BodyPixEngine:
         if instances:
             from .multi_person import decode_persons
 
-            network_outputs = network_outputs_to_numpy(outputs)
             result.instances, result.persons = decode_persons(
-                network_outputs, geometry, person_mask > 0, settings.multi_person)
+                to_network_outputs(outputs), geometry, person_mask > 0, settings.multi_person)
             lap("persons")
         return result
 
@@ -186,9 +183,9 @@ def mask_of(labels: np.ndarray) -> np.ndarray:
     return cv2.threshold(labels, 0, 255, cv2.THRESH_BINARY)[1]
 
 
-def network_outputs_to_numpy(outputs: Dict[str, "object"]) -> NetworkOutputs:
-    """{field: tf.Tensor [1, h, w, C]} -> NetworkOutputs of (h, w, C) float32; heatmaps get the sigmoid."""
-    arrays = {field: tensor.numpy()[0] for field, tensor in outputs.items()}
+def to_network_outputs(outputs: Dict[str, np.ndarray]) -> NetworkOutputs:
+    """{field: [1, h, w, C] array} -> NetworkOutputs of (h, w, C) float32; heatmaps get the sigmoid."""
+    arrays = {field: np.asarray(values)[0] for field, values in outputs.items()}
     arrays["heatmaps"] = sigmoid(arrays["heatmaps"])
     return NetworkOutputs(**arrays)
 
@@ -206,7 +203,7 @@ def _match_outputs(names) -> Dict[str, str]:
 
 def _input_scores_graph(segments, part_heatmaps, input_size, with_parts):
     """TFJS `scaleAndCropToInputTensorShape` up to the crop, on [1, h, w, C] network logits ->
-    {'person_scores': [H_in, W_in] float32 sigmoid, 'part_argmax': [H_in, W_in] uint8, or [0, 0]
+    {'person_scores': [H_in, W_in] float32 sigmoid, 'part_argmax': [H_in, W_in] uint8, or [1, 1]
     unless the bool tensor with_parts (only the branch taken runs)}."""
     import tensorflow as tf
 
@@ -218,7 +215,7 @@ def _input_scores_graph(segments, part_heatmaps, input_size, with_parts):
         return tf.cast(tf.argmax(to_input_size(part_heatmaps), axis=-1, output_type=tf.int32), tf.uint8)
 
     return {"person_scores": tf.sigmoid(to_input_size(segments)[:, :, 0]),
-            "part_argmax": tf.cond(with_parts, part_argmax, lambda: tf.zeros([0, 0], tf.uint8))}
+            "part_argmax": tf.cond(with_parts, part_argmax, lambda: tf.zeros([1, 1], tf.uint8))}
 
 
 def keep_parts(part_labels: np.ndarray, part_names) -> np.ndarray:

@@ -71,7 +71,7 @@ def test_warm_up_traces_every_function_once(models_dir):
     from bodypix_ros.engine import BodyPixEngine
 
     engine = BodyPixEngine.load("mobilenet_float_050_stride16", base_url=str(models_dir))
-    infer = engine._infer  # TensorFlow backend: one tf.function, network and scores
+    infer = engine._traced_infer  # TensorFlow backend: one tf.function, network and scores
     assert infer.experimental_get_tracing_count() == 0
     engine.warm_up()
     assert infer.experimental_get_tracing_count() == 1

@@ -30,10 +30,10 @@ def test_tflite_matches_tensorflow_and_the_original(tflite_engine, stem):
 
 def test_tflite_keeps_one_interpreter_per_frame_size(tflite_engine):
     frame = reference_input("three_people")
-    tflite_engine.model._interpreters.clear()
+    tflite_engine._infer._interpreters.clear()
     for size in ((200, 300), (300, 200), (200, 300)):
         tflite_engine.segment(frame[:size[0], :size[1]])
-    assert len(tflite_engine.model._interpreters) == 2
+    assert len(tflite_engine._infer._interpreters) == 2
 
 
 def test_unknown_backend_is_refused():
@@ -47,7 +47,25 @@ def test_tflite_returns_every_graph_output_under_its_name(tflite_engine):
     import tensorflow as tf
 
     batch = tf.random.stateless_uniform([1, 129, 97, 3], seed=(1, 2), minval=-1.0, maxval=1.0)
-    expected, converted = tflite_engine.model.graph(batch), tflite_engine.model(batch)
+    expected, converted = tflite_engine.graph(batch), tflite_engine.model(batch)
     assert sorted(converted) == sorted(expected) and len(expected) == 8
     for name, tensor in expected.items():
-        np.testing.assert_allclose(converted[name].numpy(), tensor.numpy(), atol=2e-3, err_msg=name)
+        np.testing.assert_allclose(converted[name], tensor.numpy(), atol=2e-3, err_msg=name)
+
+
+@pytest.mark.parametrize("with_parts", [True, False])
+def test_tflite_inference_returns_every_output_under_its_name(tflite_engine, with_parts):
+    """The converted network + scaling (one TFLite call) against the same function in TensorFlow."""
+    import tensorflow as tf
+
+    batch = tf.random.stateless_uniform([1, 129, 97, 3], seed=(3, 4), minval=-1.0, maxval=1.0).numpy()
+    expected = load_engine(MODEL)._infer(batch, with_parts)
+    converted = tflite_engine._infer(batch, with_parts)
+    assert sorted(converted) == sorted(expected) and len(expected) == 9
+    for name, values in expected.items():
+        assert converted[name].shape == values.shape, name
+        if name == "part_argmax":
+            assert (converted[name] == values).mean() >= 0.999
+        else:
+            np.testing.assert_allclose(converted[name], values, atol=2e-3, err_msg=name)
+    assert converted["part_argmax"].shape == ((129, 97) if with_parts else (1, 1))
