@@ -16,10 +16,10 @@ import numpy as np
 from .geometry import InputGeometry, input_geometry
 from .graph_model import GraphModel, load_graph_model
 from .models import DEFAULT_MODEL, ModelError, resolve_model
+from .network_input import network_input
 from .parts import PART_IDS
 from .result import NetworkOutputs, SegmentationResult
 from .settings import SegmentationSettings
-from .network_input import network_input
 from .upscale import frame_labels, sigmoid
 
 OUTPUT_NODES = {
@@ -64,7 +64,11 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
 
 
 class BodyPixEngine:
-    """A loaded BodyPix network and the TFJS pre- and post-processing around it."""
+    """A loaded BodyPix network and the TFJS pre- and post-processing around it.
+
+    graph: the network as a TensorFlow GraphModel; model: the network alone as the backend runs
+    it, `model(batch) -> {output node name: [1, h, w, C]}`.
+    """
 
     def __init__(self, graph: GraphModel, architecture: str, output_stride: int, model_name: str,
                  backend: str = "tensorflow"):
@@ -74,7 +78,6 @@ class BodyPixEngine:
         self.architecture = architecture
         self.output_stride = output_stride
         self.model_name = model_name
-        self.backend = backend
         self._output_keys = _match_outputs(graph.output_names)
         flag_spec = tf.TensorSpec([], tf.bool, name="with_parts")
         if backend == "tflite":
@@ -101,6 +104,7 @@ class BodyPixEngine:
         return outputs
 
     def _run_traced_infer(self, batch, with_parts) -> Dict[str, np.ndarray]:
+        """`_infer_graph` traced by TensorFlow, outputs as numpy arrays."""
         return {name: tensor.numpy() for name, tensor in self._traced_infer(batch, with_parts).items()}
 
     @classmethod
@@ -109,7 +113,6 @@ class BodyPixEngine:
         """Resolve `model` (short name, model.json path or URL), download if needed, and load it.
 
         backend: 'tensorflow', or 'tflite' to run the network with TensorFlow Lite (XNNPACK).
-        `model` runs the network alone as the backend does; `graph` is the TensorFlow GraphModel.
         """
         if backend not in BACKENDS:
             raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
@@ -185,7 +188,7 @@ def mask_of(labels: np.ndarray) -> np.ndarray:
 
 def to_network_outputs(outputs: Dict[str, np.ndarray]) -> NetworkOutputs:
     """{field: [1, h, w, C] array} -> NetworkOutputs of (h, w, C) float32; heatmaps get the sigmoid."""
-    arrays = {field: np.asarray(values)[0] for field, values in outputs.items()}
+    arrays = {field: values[0] for field, values in outputs.items()}
     arrays["heatmaps"] = sigmoid(arrays["heatmaps"])
     return NetworkOutputs(**arrays)
 

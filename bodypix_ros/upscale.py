@@ -63,8 +63,9 @@ def block_codes(person_scores: np.ndarray, threshold: float,
                 part_argmax: Optional[np.ndarray] = None) -> np.ndarray:
     """(h, w) uint8 codes of each 2×2 block of source pixels (block (y, x) spans y..y+1, x..x+1).
 
-    0 = all four at or below `threshold`; k + 1 = all four above it with argmax part k
-    (1 without `part_argmax`, (h, w) uint8); UNDECIDED otherwise. The last row/column repeat the edge.
+    person_scores: (h, w) float32; part_argmax: (h, w) uint8 or None. 0 = all four at or below
+    `threshold`; k + 1 = all four above it with argmax part k (1 without `part_argmax`);
+    UNDECIDED otherwise. The last row/column repeat the edge.
     """
     person = (person_scores > threshold).view(np.uint8)
     all_person, any_person = block_min(person), block_max(person)
