@@ -26,37 +26,37 @@ def legacy_sampling(source_size: int, output_size: int) -> Tuple[np.ndarray, np.
     return floor.astype(np.intp), high, positions - floor
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)
 def input_sampling(geometry: InputGeometry):
-    """(rows, columns) `legacy_sampling` from the padded frame to the network input; cached per geometry."""
+    """How the network input samples the padded frame, cached per geometry: (top rows, bottom rows,
+    row weights (H_in, W_padded, 3), left columns, right columns, column weights (H_in, W_in, 3)),
+    the weights float32 and spread over every pixel for OpenCV's per-element arithmetic."""
     (padded_h, padded_w), (input_h, input_w) = geometry.padded_size, geometry.input_size
-    return legacy_sampling(padded_h, input_h), legacy_sampling(padded_w, input_w)
+    top, bottom, row_weights = legacy_sampling(padded_h, input_h)
+    left, right, col_weights = legacy_sampling(padded_w, input_w)
+    return (top, bottom, np.repeat(np.repeat(row_weights[:, None, None], padded_w, 1), 3, 2),
+            left, right, np.repeat(np.repeat(col_weights[None, :, None], input_h, 0), 3, 2))
 
 
 def resize_to_input(frame: np.ndarray, geometry: InputGeometry) -> np.ndarray:
     """(H, W, 3) uint8 frame -> (H_in, W_in, 3) float32, zero-padded and resized as TF1 does.
 
     Rows are interpolated before columns (TF does columns first), which moves values by at
-    most about 2e-5; OpenCV's warpAffine is not used because OpenCV 4 steps sample positions
-    by 1/32 pixel, a few levels off at edges.
+    most about 2e-5. OpenCV does the arithmetic (on both cores); its warpAffine is not used
+    because OpenCV 4 steps sample positions by 1/32 pixel, a few levels off at edges.
     """
+    import cv2
+
     pad = geometry.padding
     if any(pad):
-        import cv2
-
         frame = cv2.copyMakeBorder(frame, pad.top, pad.bottom, pad.left, pad.right,
                                    cv2.BORDER_CONSTANT, value=(0, 0, 0))
-    (top_rows, bottom_rows, row_weights), (left_cols, right_cols, col_weights) = input_sampling(geometry)
+    top_rows, bottom_rows, row_weights, left_cols, right_cols, col_weights = input_sampling(geometry)
     top = frame.take(top_rows, axis=0)
-    rows = np.subtract(frame.take(bottom_rows, axis=0), top, dtype=np.float32)   # (H_in, W_padded, 3)
-    rows *= row_weights[:, None, None]
-    rows += top
+    step = cv2.subtract(frame.take(bottom_rows, axis=0), top, dtype=cv2.CV_32F)
+    rows = cv2.add(cv2.multiply(step, row_weights), top, dtype=cv2.CV_32F)        # (H_in, W_padded, 3)
     left = rows.take(left_cols, axis=1)
-    right = rows.take(right_cols, axis=1)                                           # (H_in, W_in, 3)
-    right -= left
-    right *= col_weights[:, None]
-    left += right
-    return left
+    return cv2.add(cv2.multiply(cv2.subtract(rows.take(right_cols, axis=1), left), col_weights), left)
 
 
 def network_input(frame: np.ndarray, geometry: InputGeometry, architecture: str) -> np.ndarray:
