@@ -9,13 +9,13 @@ hits all alike while no pipeline is timed right after another's thread pool:
   same outputs (mask + coloured parts; not blended onto the frame, which ours also does), fed
   the same loaded network (run by TensorFlow, also with --backend tflite);
 - with --multi-person, ours again with the per-person decode and the persons overlay;
-- the network alone (the same model call on our preprocessed input): our "network" stage also
-  scales the person scores and part argmax to input size in the same TensorFlow call.
+- the network alone (the bare model call on the resized input): our "network" stage also resizes
+  the frame to the network input and scales the person scores and part argmax to that size, in
+  the same TensorFlow call.
 Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
-wall time of a whole pipeline; post-network is end-to-end minus preprocess and network (ours)
-or get_mask + get_colored_part_mask (tf-bodypix). The ratios divide by the network alone:
-non-network = our end-to-end minus it, post-network = that minus preprocess.
-It measures; it never asserts a time.
+wall time of a whole pipeline; post-network is end-to-end minus the network stage (ours) or
+get_mask + get_colored_part_mask (tf-bodypix); non-network / network is our end-to-end minus
+the network alone, per millisecond of the network alone. It measures; it never asserts a time.
 
 Image: --image, else the five-people photo of the shared test data
 ($BODYPIX_SHARED_DIR or ../shared from the current directory), else scikit-image's astronaut.
@@ -125,7 +125,7 @@ def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dic
     stages = dict(result.timings_ms)
     stages["overlay"] = (finished - segmented) * 1000.0
     stages[END_TO_END] = (finished - started) * 1000.0
-    stages[POST_NETWORK] = stages[END_TO_END] - stages.get("preprocess", 0.0) - stages.get("network", 0.0)
+    stages[POST_NETWORK] = stages[END_TO_END] - stages["network"]
     return stages, len(result.persons) if instances else None
 
 
@@ -227,15 +227,12 @@ def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, w
 
 
 def ratios(ours: dict, theirs: dict, network_ms: float) -> Dict[str, float]:
-    """From medians: ours/tf-bodypix end-to-end, throughput ours/theirs, and our end-to-end minus
-    the network alone (`network_ms`), without (non-network) and with preprocess taken off, per network."""
+    """From medians: ours/tf-bodypix end-to-end, throughput ours/theirs, and (our end-to-end minus
+    the network alone `network_ms`) / `network_ms`."""
     ours_ms, theirs_ms = ours[END_TO_END]["median_ms"], theirs[END_TO_END]["median_ms"]
-    non_network_ms = ours_ms - network_ms
-    post_network_ms = non_network_ms - ours["stages"]["preprocess"]["median_ms"]
     return {"end_to_end": round(ours_ms / theirs_ms, 3),
             "throughput": round(theirs_ms / ours_ms, 3),
-            "non_network_per_network": round(non_network_ms / network_ms, 3),
-            "post_network_per_network": round(post_network_ms / network_ms, 3)}
+            "non_network_per_network": round((ours_ms - network_ms) / network_ms, 3)}
 
 
 def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.ndarray, settings,
@@ -294,9 +291,8 @@ def format_table(rows: Sequence[dict]) -> str:
     """Markdown table: per model and frame size, median / p95 ms of each stage and the ratios."""
     stages = list(dict.fromkeys(stage for row in rows for stage in row["ours"]["stages"]))
     multi = any("ours_multi_person" in row for row in rows)
-    header = (["model", "frame"] + stages + ["network alone", "non-network / network", "post-network / network",
-                                             "ours end-to-end", "tf-bodypix end-to-end", "ours / tf-bodypix",
-                                             "throughput x"])
+    header = (["model", "frame"] + stages + ["network alone", "non-network / network", "ours end-to-end",
+                                             "tf-bodypix end-to-end", "ours / tf-bodypix", "throughput x"])
     if multi:
         header += ["persons decode (n)", "multi-person end-to-end"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -304,8 +300,8 @@ def format_table(rows: Sequence[dict]) -> str:
         ours, theirs, ratio = row["ours"], row["tf_bodypix"], row["ratio"]
         cells = [row["model"], row["frame_size"]] + [_cell(ours["stages"].get(stage)) for stage in stages]
         cells += [_cell(row[NETWORK_ALONE][END_TO_END]), f"{ratio['non_network_per_network']:.2f}",
-                  f"{ratio['post_network_per_network']:.2f}", _cell(ours[END_TO_END]), _cell(theirs[END_TO_END]),
-                  f"{ratio['end_to_end']:.2f}", f"{ratio['throughput']:.2f}"]
+                  _cell(ours[END_TO_END]), _cell(theirs[END_TO_END]), f"{ratio['end_to_end']:.2f}",
+                  f"{ratio['throughput']:.2f}"]
         if multi:
             persons = row["ours_multi_person"]
             cells += [f"{_cell(persons['stages'].get('persons'))} ({persons.get('persons', 0)})",

@@ -4,8 +4,9 @@ Reproduces TFJS body-pix 2.2 step by step (`body_pix_model.ts`, `util.ts`): zero
 frame to the network's aspect ratio, resize it with TF1 `ResizeBilinear`
 (align_corners=False, half_pixel_centers=False), run the network, then scale each output
 back with `ResizeBilinear(align_corners=True)` to the padded input size, sigmoid, and
-`crop_and_resize` to the frame. The scaling to input size (person scores, part argmax) runs
-in the network's TensorFlow call; `upscale` takes it to the frame.
+`crop_and_resize` to the frame. Everything up to network-input size (the input resize, the
+network, the person scores and part argmax) is one TensorFlow (or TFLite) call; `upscale`
+takes it to the frame.
 """
 
 import time
@@ -16,7 +17,7 @@ import numpy as np
 from .geometry import InputGeometry, input_geometry
 from .graph_model import GraphModel, load_graph_model
 from .models import DEFAULT_MODEL, ModelError, resolve_model
-from .network_input import network_input
+from .network_input import network_input, network_input_graph
 from .parts import PART_IDS
 from .result import NetworkOutputs, SegmentationResult
 from .settings import SegmentationSettings
@@ -78,23 +79,28 @@ class BodyPixEngine:
         self.architecture = architecture
         self.output_stride = output_stride
         self.model_name = model_name
+        self.backend = backend
         self._output_keys = _match_outputs(graph.output_names)
-        flag_spec = tf.TensorSpec([], tf.bool, name="with_parts")
         if backend == "tflite":
             from .tflite_model import TFLiteFunction
 
-            self.model = TFLiteFunction(graph)
-            self._infer = TFLiteFunction(self._infer_graph, [flag_spec])
+            self.model = TFLiteFunction(graph, ["batch"])
+            self._lite_infer = TFLiteFunction(self._network_graph, ["batch", "with_parts"])
         else:
             self.model = graph
             self._traced_infer = tf.function(self._infer_graph, input_signature=[
-                tf.TensorSpec([1, None, None, 3], tf.float32), flag_spec])
-            self._infer = self._run_traced_infer
+                tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([], tf.bool),
+                tf.TensorSpec([4], tf.int32), tf.TensorSpec([2], tf.int32)])
 
-    def _infer_graph(self, batch, with_parts):
-        """The network and the scaling of its outputs to input size, as one TensorFlow function:
-        (batch [1, H_in, W_in, 3] float32, with_parts bool) -> {NetworkOutputs field: [1, h, w, C],
-        'person_scores': [H_in, W_in] float32, 'part_argmax': [H_in, W_in] uint8 ([1, 1] without parts)}."""
+    def _infer_graph(self, frame, with_parts, padding, input_size):
+        """TensorFlow ops from the frame to network-input size: ([H, W, 3] uint8 frame, with_parts
+        bool, padding [4], input_size [2]) -> the outputs of `_network_graph`."""
+        return self._network_graph(network_input_graph(frame, padding, input_size, self.architecture), with_parts)
+
+    def _network_graph(self, batch, with_parts):
+        """TensorFlow ops: (batch [1, H_in, W_in, 3] float32, with_parts bool) -> {NetworkOutputs
+        field: [1, h, w, C], 'person_scores': [H_in, W_in] float32, 'part_argmax': [H_in, W_in]
+        uint8 ([1, 1] without parts)}."""
         import tensorflow as tf
 
         raw = self.graph(batch)
@@ -103,9 +109,16 @@ class BodyPixEngine:
                                            with_parts))
         return outputs
 
-    def _run_traced_infer(self, batch, with_parts) -> Dict[str, np.ndarray]:
-        """`_infer_graph` traced by TensorFlow, outputs as numpy arrays."""
-        return {name: tensor.numpy() for name, tensor in self._traced_infer(batch, with_parts).items()}
+    def _infer(self, frame: np.ndarray, geometry: InputGeometry, with_parts: bool) -> Dict[str, np.ndarray]:
+        """The frame to network-input size, run by the backend -> outputs of `_network_graph` as numpy.
+
+        TensorFlow: one call. TFLite: the input resize in TensorFlow (TFLite pads large frames
+        slowly), then the converted network and scaling."""
+        if self.backend == "tflite":
+            return self._lite_infer(network_input(frame, geometry, self.architecture), np.bool_(with_parts))
+        outputs = self._traced_infer(frame, with_parts, np.asarray(geometry.padding, np.int32),
+                                     np.asarray(geometry.input_size, np.int32))
+        return {name: tensor.numpy() for name, tensor in outputs.items()}
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
@@ -135,8 +148,8 @@ class BodyPixEngine:
 
         part_labels: compute the part label image; instances: run the multi-person decode
         (default: settings.multi_person.enabled). Returns images at the frame's resolution and
-        timings_ms per stage: preprocess, network (with the scaling to input size), mask or
-        part_labels, persons.
+        timings_ms per stage: network (with the input resize and the scaling to input size),
+        mask or part_labels, persons.
         """
         timings = {}
         clock = time.perf_counter()
@@ -151,10 +164,8 @@ class BodyPixEngine:
         if instances is None:
             instances = settings.multi_person.enabled
         geometry = self.geometry(frame.shape[:2], settings)
-        batch = network_input(frame, geometry, self.architecture)
-        lap("preprocess")
         with_parts = part_labels or bool(settings.part_filter)
-        outputs = self._infer(batch, with_parts)
+        outputs = self._infer(frame, geometry, with_parts)
         person_scores, part_argmax = outputs.pop("person_scores"), outputs.pop("part_argmax")
         lap("network")
         threshold = settings.segmentation_threshold

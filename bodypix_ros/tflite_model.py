@@ -1,7 +1,7 @@
-"""TensorFlow functions of an image batch run by TensorFlow Lite (XNNPACK).
+"""TensorFlow functions run by TensorFlow Lite (XNNPACK).
 
-TFLite needs fixed shapes, so a function is converted once per batch shape (about 1 s) and its
-interpreter kept; a camera stream has one size, so this happens once.
+TFLite needs fixed shapes, so a function is converted once per set of input shapes (about 1 s)
+and its interpreter kept; a camera stream has one size, so this happens once.
 """
 
 import logging
@@ -12,8 +12,8 @@ from typing import Callable, Dict, Sequence
 import numpy as np
 
 LOGGER = logging.getLogger("bodypix_ros")
-MAX_CONVERTED_SIZES = 4
-"""Interpreters kept (one per batch shape, least recently used dropped first)."""
+MAX_CONVERTED = 4
+"""Interpreters kept (one per set of input shapes, least recently used dropped first)."""
 
 
 def _interpreter_class():
@@ -28,32 +28,31 @@ def _interpreter_class():
 
 
 class TFLiteFunction:
-    """`function(batch, *extras) -> {name: tf.Tensor}` run by TFLite: call with a float32
-    [1, H, W, 3] batch and the extras -> {name: np.ndarray}.
+    """`function(*inputs) -> {name: tf.Tensor}` run by TFLite: call with numpy inputs (named
+    `input_names`) -> {name: np.ndarray}."""
 
-    extra_specs: a named tf.TensorSpec per extra argument (fixed shape, e.g. a bool flag).
-    """
-
-    def __init__(self, function: Callable, extra_specs: Sequence = (), num_threads: int = 0):
+    def __init__(self, function: Callable, input_names: Sequence[str], num_threads: int = 0):
         self.function = function
-        self.extra_specs = tuple(extra_specs)
+        self.input_names = tuple(input_names)
         self.num_threads = num_threads or os.cpu_count() or 1
         self._interpreters = OrderedDict()
 
-    def _interpreter(self, shape):
-        """(interpreter, output names, input details in argument order) for batches of `shape`."""
-        if shape in self._interpreters:
-            self._interpreters.move_to_end(shape)
-            return self._interpreters[shape]
+    def _interpreter(self, inputs: Sequence[np.ndarray]):
+        """(interpreter, output names, input details in argument order) for these input shapes."""
+        key = tuple((array.shape, array.dtype.str) for array in inputs)
+        if key in self._interpreters:
+            self._interpreters.move_to_end(key)
+            return self._interpreters[key]
         import tensorflow as tf
 
-        LOGGER.info("converting the network to TensorFlow Lite for input %dx%d", shape[2], shape[1])
-        specs = (tf.TensorSpec(shape, tf.float32, name="batch"),) + self.extra_specs
+        LOGGER.info("converting to TensorFlow Lite for inputs %s", [array.shape for array in inputs])
+        specs = [tf.TensorSpec(array.shape, tf.as_dtype(array.dtype), name=name)
+                 for array, name in zip(inputs, self.input_names)]
         names = sorted(tf.function(self.function).get_concrete_function(*specs).structured_outputs)
 
         @tf.function(input_signature=specs)
-        def listed(*arguments):
-            outputs = self.function(*arguments)
+        def listed(*tensors):
+            outputs = self.function(*tensors)
             return [outputs[name] for name in names]
 
         flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -61,16 +60,16 @@ class TFLiteFunction:
         interpreter = _interpreter_class()(model_content=flatbuffer, num_threads=self.num_threads)
         interpreter.allocate_tensors()
         by_name = {detail["name"]: detail for detail in interpreter.get_input_details()}
-        inputs = [by_name[spec.name] for spec in specs]
-        self._interpreters[shape] = interpreter, names, inputs
-        if len(self._interpreters) > MAX_CONVERTED_SIZES:
+        self._interpreters[key] = interpreter, names, [by_name[name] for name in self.input_names]
+        if len(self._interpreters) > MAX_CONVERTED:
             self._interpreters.popitem(last=False)
-        return self._interpreters[shape]
+        return self._interpreters[key]
 
-    def __call__(self, batch, *extras) -> Dict[str, np.ndarray]:
-        interpreter, names, inputs = self._interpreter(tuple(batch.shape))
-        for detail, value in zip(inputs, (batch,) + extras):
-            interpreter.set_tensor(detail["index"], np.asarray(value, dtype=detail["dtype"]))
+    def __call__(self, *inputs) -> Dict[str, np.ndarray]:
+        inputs = [np.asarray(array) for array in inputs]
+        interpreter, names, details = self._interpreter(inputs)
+        for detail, array in zip(details, inputs):
+            interpreter.set_tensor(detail["index"], array)
         interpreter.invoke()
         return {name: interpreter.get_tensor(detail["index"])
                 for name, detail in zip(names, interpreter.get_output_details())}

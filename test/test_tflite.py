@@ -5,6 +5,7 @@ import pytest
 
 from bodypix_ros.engine import BodyPixEngine
 from bodypix_ros.models import ModelError
+from bodypix_ros.settings import SegmentationSettings
 from conftest import MODELS, REFERENCE, load_engine, read_png, reference_input
 
 MODEL = "mobilenet_quant2_075_stride16"
@@ -30,10 +31,10 @@ def test_tflite_matches_tensorflow_and_the_original(tflite_engine, stem):
 
 def test_tflite_keeps_one_interpreter_per_frame_size(tflite_engine):
     frame = reference_input("three_people")
-    tflite_engine._infer._interpreters.clear()
+    tflite_engine._lite_infer._interpreters.clear()
     for size in ((200, 300), (300, 200), (200, 300)):
         tflite_engine.segment(frame[:size[0], :size[1]])
-    assert len(tflite_engine._infer._interpreters) == 2
+    assert len(tflite_engine._lite_infer._interpreters) == 2
 
 
 def test_unknown_backend_is_refused():
@@ -55,12 +56,13 @@ def test_tflite_returns_every_graph_output_under_its_name(tflite_engine):
 
 @pytest.mark.parametrize("with_parts", [True, False])
 def test_tflite_inference_returns_every_output_under_its_name(tflite_engine, with_parts):
-    """The converted network + scaling (one TFLite call) against the same function in TensorFlow."""
-    import tensorflow as tf
-
-    batch = tf.random.stateless_uniform([1, 129, 97, 3], seed=(3, 4), minval=-1.0, maxval=1.0).numpy()
-    expected = load_engine(MODEL)._infer(batch, with_parts)
-    converted = tflite_engine._infer(batch, with_parts)
+    """The converted input resize + network + scaling (one TFLite call) against the same function
+    in TensorFlow, on a frame that needs padding."""
+    frame = reference_input("three_people")[:120, :97]
+    geometry = tflite_engine.geometry(frame.shape[:2], SegmentationSettings())
+    assert any(geometry.padding)
+    expected = load_engine(MODEL)._infer(frame, geometry, with_parts)
+    converted = tflite_engine._infer(frame, geometry, with_parts)
     assert sorted(converted) == sorted(expected) and len(expected) == 9
     for name, values in expected.items():
         assert converted[name].shape == values.shape, name
@@ -68,4 +70,4 @@ def test_tflite_inference_returns_every_output_under_its_name(tflite_engine, wit
             assert (converted[name] == values).mean() >= 0.999
         else:
             np.testing.assert_allclose(converted[name], values, atol=2e-3, err_msg=name)
-    assert converted["part_argmax"].shape == ((129, 97) if with_parts else (1, 1))
+    assert converted["part_argmax"].shape == (geometry.input_size if with_parts else (1, 1))
