@@ -151,7 +151,7 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "backend", BACKENDS[0], "string",
         "What runs the network: tensorflow, or tflite (TensorFlow Lite with XNNPACK, same outputs, "
-        "faster for the 0.50 models at VGA; converts the network at the first frame, about 1 s).",
+        "network alone faster, end to end no faster on x86; converts at the first frame, about 1 s).",
         choices=BACKENDS, read_only=True),
     ParameterSpec(
         "input_topic", "image", "string",
