@@ -169,13 +169,28 @@ def best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: Pixe
 
     part_heatmaps: (h, w, 24) float32 network logits; part_argmax: (H_in, W_in) uint8 argmax of
     their ResizeBilinear to input size; corners: N frame pixels' corners in (H_in, W_in).
-    Only the corners' argmax parts are interpolated: any other part scores at most the
-    interpolated corner runner-ups. Pixels that bound does not settle (rare) get all 24 parts.
+    Where all four corners share their argmax part, it wins (a convex combination keeps it
+    ahead); elsewhere see `interpolated_best_parts`.
+    """
+    candidates = part_argmax.reshape(-1).take(corners.index)                             # (4, N)
+    chosen = candidates[0].copy()
+    mixed = np.flatnonzero((candidates != candidates[0]).any(axis=0))
+    if mixed.size:
+        chosen[mixed] = interpolated_best_parts(part_heatmaps, part_argmax, corners.subset(mixed),
+                                                candidates[:, mixed])
+    return chosen
+
+
+def interpolated_best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners,
+                            candidates: np.ndarray) -> np.ndarray:
+    """`best_parts` of N pixels whose corners' argmax parts (candidates: (4, N) uint8) differ.
+
+    Only the candidates are interpolated: any other part scores at most the interpolated corner
+    runner-ups. Pixels that bound does not settle (rare) get all 24 parts interpolated.
     """
     channels = part_heatmaps.shape[-1]
     used, slot = used_sources(corners.index, part_argmax.size)
     scores = sigmoid(resized_values(part_heatmaps, part_argmax.shape, used))              # (24, M)
-    candidates = part_argmax.reshape(-1).take(corners.index)                             # (4, N)
     values = scores.reshape(-1).take(candidates.astype(np.int32) * len(used) + slot[:, None, :])  # (4, 4, N)
     candidate_scores = interpolate(values, corners)                                      # (4, N)
     best = candidate_scores.max(axis=0)
