@@ -24,7 +24,7 @@ from .cli import (LOGGER, CliError, UsageError, add_model_arguments, add_overlay
                   add_settings_arguments, import_optional, load_engine, make_output_dir, non_negative_int,
                   output_names, overlay_mode_from_args, positive_int, settings_from_args, write_outputs)
 from .image_codec import (DecodedFrame, ImageDataError, UnsupportedEncodingError, decode_compressed,
-                          decode_image)
+                          decode_image, swap_red_blue)
 from .node_outputs import OUTPUT_NAMES, OutputSelection, engine_request, output_messages, segment_frame
 from .node_params import LiveConfig
 from .render import render_overlay
@@ -299,7 +299,7 @@ def video_frames(capture, every: int, max_frames: Optional[int]) -> Iterator[Tup
             ok, bgr = capture.retrieve()
             if not ok:
                 return
-            yield index, np.ascontiguousarray(bgr[:, :, ::-1])
+            yield index, swap_red_blue(bgr)
             yielded += 1
         index += 1
 
@@ -339,7 +339,7 @@ def run_video(args: argparse.Namespace) -> int:
             overlay = render_overlay(frame, result, live.overlay_mode, live.overlay_alpha)
             if writer is None:
                 writer = open_video_writer(cv2, video_path, args.codec, output_fps, frame.shape[:2])
-            writer.write(np.ascontiguousarray(overlay[:, :, ::-1]))
+            writer.write(swap_red_blue(overlay))
             if args.frames:
                 files += len(write_outputs(args.output_dir, f"{stem}.{index:06d}", frame, result,
                                            live.overlay_mode, live.overlay_alpha, engine.model_name))
