@@ -296,8 +296,8 @@ def run_segment(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = engine.segment(frame, settings)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        written += len(write_outputs(args.output_dir, Path(name).stem, frame, result, overlay_mode,
-                                     args.overlay_alpha, engine.model_name))
+        overlay = render_overlay(frame, result, overlay_mode, args.overlay_alpha)
+        written += len(write_outputs(args.output_dir, Path(name).stem, result, overlay, engine.model_name))
         if count > 1:
             print(f"[{index}/{count}] {name} {elapsed_ms:.0f} ms", file=sys.stderr)
         if args.timing:
@@ -371,11 +371,11 @@ def demo_image() -> np.ndarray:
     return data.astronaut()
 
 
-def write_outputs(output_dir: Path, stem: str, frame: np.ndarray, result: SegmentationResult,
-                  overlay_mode: str, overlay_alpha: float, model_name: str) -> List[Path]:
-    """Write the PNGs (and persons.json) of one image; returns the paths written."""
-    images = {"mask": result.person_mask, "parts": result.part_labels,
-              "overlay": render_overlay(frame, result, overlay_mode, overlay_alpha),
+def write_outputs(output_dir: Path, stem: str, result: SegmentationResult, overlay: np.ndarray,
+                  model_name: str) -> List[Path]:
+    """Write the PNGs of one image's result and (H, W, 3) uint8 RGB overlay (and persons.json);
+    returns the paths written."""
+    images = {"mask": result.person_mask, "parts": result.part_labels, "overlay": overlay,
               "instances": result.instances}
     written = []
     try:

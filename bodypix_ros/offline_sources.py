@@ -341,8 +341,8 @@ def run_video(args: argparse.Namespace) -> int:
                 writer = open_video_writer(cv2, video_path, args.codec, output_fps, frame.shape[:2])
             writer.write(swap_red_blue(overlay))
             if args.frames:
-                files += len(write_outputs(args.output_dir, f"{stem}.{index:06d}", frame, result,
-                                           live.overlay_mode, live.overlay_alpha, engine.model_name))
+                files += len(write_outputs(args.output_dir, f"{stem}.{index:06d}", result, overlay,
+                                           engine.model_name))
             progress.frame_done(number, f"frame {index}", (time.perf_counter() - started) * 1000.0)
     finally:
         capture.release()

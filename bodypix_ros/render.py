@@ -69,4 +69,4 @@ def render_overlay(frame: np.ndarray, result, mode: str = "parts", alpha: float 
         return overlay_labels(frame, result.part_labels, RAINBOW_PART_COLORS, alpha)
     if mode == "persons" and result.instances is not None:
         return overlay_labels(frame, result.instances, PERSON_COLORS, alpha)
-    return overlay_labels(frame, np.minimum(result.person_mask, 1), MASK_COLOR, alpha)
+    return overlay_labels(frame, result.person_mask, MASK_COLOR, alpha)  # 255 wraps to MASK_COLOR's one row
