@@ -38,8 +38,11 @@ OFFLINE_HINT = (f"for offline use pass --model-base-url DIR (or set {BASE_URL_EN
                 f"pointing at a local mirror of the model tree")
 
 
-def read_manifest(model_json: bytes, source: str,
-                  remedy: str = "point --model at a model-stride<N>.json of the BodyPix 2.0 tree") -> List[dict]:
+MANIFEST_REMEDY = "point --model at a model-stride<N>.json of the BodyPix 2.0 tree"
+"""What to do about a model.json that is not a TFJS graph model."""
+
+
+def read_manifest(model_json: bytes, source: str, remedy: str = MANIFEST_REMEDY) -> List[dict]:
     """model.json bytes -> its weightsManifest groups ({'paths': [...], 'weights': [...]})."""
     try:
         groups = json.loads(model_json)["weightsManifest"]
@@ -98,21 +101,31 @@ def verify_model_files(model_json: Path) -> None:
     if not model_json.is_file():
         raise ModelError(f"model file {model_json} not found: pass an existing model.json, a short "
                          f"model name, or --model-base-url DIR laid out like the official tree")
-    manifest = read_manifest(model_json.read_bytes(), str(model_json))
+    check_shards(model_json, f"model {model_json}", "copy the complete model folder again or use a short "
+                                                    "model name to download it")
+
+
+def check_shards(model_json: Path, what: str, remedy: str, manifest_remedy: str = MANIFEST_REMEDY) -> None:
+    """ModelError "`what` is corrupt: ...; `remedy`" unless the shards beside `model_json` have the
+    sizes its manifest lists (manifest_remedy: the fix named when model.json itself is unreadable)."""
+    manifest = read_manifest(model_json.read_bytes(), str(model_json), manifest_remedy)
     problems = shard_size_problems(manifest, _local_sizes(manifest, model_json.parent))
     if problems:
-        raise ModelError(f"model {model_json} is corrupt: {'; '.join(problems)}; copy the complete "
-                         f"model folder again or use a short model name to download it")
+        raise ModelError(f"{what} is corrupt: {'; '.join(problems)}; {remedy}")
 
 
 def cache_path(url: str, cache_dir: Path) -> Path:
     """Where the file at `url` is cached: <cache_dir>/<host>[_<port>]/<URL path>."""
     parts = urlsplit(url)
     segments = [segment for segment in unquote(parts.path).split("/") if segment]
+    try:
+        port = parts.port
+    except ValueError as error:  # e.g. 'host:abc'
+        raise ModelError(f"model URL {url!r} has a bad port ({error})") from None
     if not parts.hostname or not segments or any(s in (".", "..") for s in segments):
         raise ModelError(f"model URL {url!r} does not name a model.json file: use e.g. "
                          f"{OFFICIAL_BASE_URL}{DEFAULT_MODEL_PATH}")
-    host = parts.hostname + (f"_{parts.port}" if parts.port else "")
+    host = parts.hostname + (f"_{port}" if port else "")
     return Path(cache_dir, host, *segments)
 
 
@@ -121,11 +134,7 @@ def fetch_model(url: str, cache_dir: Path) -> Path:
     target = cache_path(url, cache_dir)
     if target.is_file():
         remedy = f"delete the cache dir {target.parent} and retry"
-        manifest = read_manifest(target.read_bytes(), str(target), remedy)
-        problems = shard_size_problems(manifest, _local_sizes(manifest, target.parent))
-        if problems:
-            raise ModelError(f"cached model {target} is corrupt: {'; '.join(problems)}; "
-                             f"delete the cache dir {target.parent} and retry")
+        check_shards(target, f"cached model {target}", remedy, manifest_remedy=remedy)
         LOGGER.debug("using cached model %s", target)
         return target
     try:

@@ -144,6 +144,11 @@ def test_local_directory_base_url_is_used_in_place(models_dir, tmp_path):
     assert via_file_url.model_json == models_dir / DEFAULT_PATH
 
 
+def test_url_with_a_bad_port_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="bad port"):
+        resolve_model("http://example.com:abc/m/model-stride16.json", cache_dir=str(tmp_path))
+
+
 def test_missing_base_directory_is_rejected(tmp_path):
     with pytest.raises(ModelError, match="neither an http"):
         resolve_model(DEFAULT_MODEL, base_url=str(tmp_path / "absent"))
