@@ -11,7 +11,7 @@ hits all alike while no pipeline is timed right after another's thread pool:
 - with --multi-person, ours again with the per-person decode and the persons overlay;
 - the network alone (the bare model call on the resized input): our "network" stage also resizes
   the frame to the network input and scales the person scores and part argmax to that size, in
-  the same TensorFlow call.
+  the same TensorFlow call (with --backend tflite: a TensorFlow resize call, then TFLite).
 Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
 wall time of a whole pipeline; post-network is end-to-end minus the network stage (ours) or
 get_mask + get_colored_part_mask (tf-bodypix); non-network / network is our end-to-end minus

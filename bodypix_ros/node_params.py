@@ -182,7 +182,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         choices=QOS_RELIABILITIES, read_only=True),
     ParameterSpec(
         "qos_depth", 1, "integer",
-        "Input queue depth; 1 keeps only the newest frame.", value_range=QOS_DEPTH_RANGE,
+        "Queue depth of the input subscription and the output publishers; 1 keeps only the newest "
+        "frame.", value_range=QOS_DEPTH_RANGE,
         read_only=True),
 )
 

@@ -41,6 +41,7 @@ KEYPOINT_NAMES = (
     "leftKnee", "rightKnee", "leftAnkle", "rightAnkle",
 )
 """The 17 PoseNet keypoints, in the network's heatmap channel order."""
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 
 PERSON_COLORS = np.array([
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),

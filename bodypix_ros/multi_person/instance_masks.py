@@ -19,9 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..geometry import InputGeometry
-from ..parts import KEYPOINT_NAMES
+from ..parts import NUM_KEYPOINTS
 
-NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 MATCHED_KEYPOINTS = 5
 """TFJS matches pixels to poses on keypoints 0-4 only: nose, eyes, ears."""
 BLOCK_SIZE = 8

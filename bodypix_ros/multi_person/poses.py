@@ -9,11 +9,10 @@ from typing import List, Tuple
 import numpy as np
 
 from ..geometry import InputGeometry, js_round
-from ..parts import KEYPOINT_NAMES
+from ..parts import KEYPOINT_NAMES, NUM_KEYPOINTS
 from ..result import NetworkOutputs
 from .candidates import max_heap_order, root_candidates
 
-NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 KEYPOINT_IDS = {name: index for index, name in enumerate(KEYPOINT_NAMES)}
 
 POSE_CHAIN = (
