@@ -221,6 +221,14 @@ class StartupConfig:
     qos_reliability: str
     qos_depth: int
 
+    @property
+    def subscribed_topic(self) -> str:
+        """The topic the node subscribes to: input_topic, or <input_topic>/compressed (image_transport's
+        name) with input_transport compressed."""
+        if self.input_transport == "compressed":
+            return self.input_topic.rstrip("/") + "/compressed"
+        return self.input_topic
+
 
 def check_value(spec: ParameterSpec, value):
     """Validate one value against its spec -> the value the node uses; ParameterError otherwise."""

@@ -84,12 +84,11 @@ class SegmentNode(Node):
         input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
                                reliability=_RELIABILITY[startup.qos_reliability],
                                durability=DurabilityPolicy.VOLATILE)
+        topic = startup.subscribed_topic
         if startup.input_transport == "compressed":
-            message_type, topic = CompressedImage, startup.input_topic.rstrip("/") + "/compressed"
-            self._decode = decode_compressed
+            message_type, self._decode = CompressedImage, decode_compressed
         else:
-            message_type, topic = Image, startup.input_topic
-            self._decode = decode_image
+            message_type, self._decode = Image, decode_image
         self._qos_reliability = startup.qos_reliability
         try:
             self._input_subscription = self.create_subscription(

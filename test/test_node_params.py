@@ -52,7 +52,7 @@ def test_defaults_are_the_engines_defaults():
     assert startup.model == DEFAULT_MODEL
     assert startup.output_topics == {"mask": "~/mask", "part_labels": "~/part_labels",
                                      "instances": "~/instances", "overlay": "~/overlay"}
-    assert (startup.input_topic, startup.input_transport) == ("image", "raw")
+    assert (startup.input_topic, startup.input_transport, startup.subscribed_topic) == ("image", "raw", "image")
     assert (startup.qos_reliability, startup.qos_depth) == ("best_effort", 1)
     assert startup.model_base_url is None and startup.model_cache_dir is None
 
@@ -151,7 +151,9 @@ def test_empty_output_topics_disable_outputs_and_paths_are_kept():
     startup = startup_config(values)
     assert set(startup.output_topics) == {"mask", "part_labels"}
     assert (startup.model_base_url, startup.model_cache_dir) == ("/srv/models", "~/cache")
-    assert startup.input_topic == "/cam/image"
+    assert startup.input_topic == startup.subscribed_topic == "/cam/image"
+    compressed = startup_config({**values, "input_transport": "compressed", "input_topic": "/cam/image/"})
+    assert compressed.subscribed_topic == "/cam/image/compressed"
 
 
 @pytest.mark.parametrize("name,value,reason", [
