@@ -22,7 +22,9 @@ from typing import Dict, Mapping, Optional, Sequence
 import numpy as np
 
 from .cli import CliError, non_negative_float, output_names, positive_float, positive_int, write_text
-from .node_outputs import OUTPUT_NAMES
+from .image_codec import byte_array, color_fields
+from .node_outputs import OUTPUT_NAMES, output_messages
+from .node_runtime import stamp_ns
 
 DEFAULT_OUTPUTS = ("mask", "part_labels", "overlay")
 DRAIN_S = 2.0
@@ -115,9 +117,6 @@ def run_node_bench(frame: np.ndarray, input_topic: str, output_topics: Mapping[s
     except ImportError as error:
         raise CliError(f"bench-node needs ROS 2 ({error.name} is not importable): "
                        f"source /opt/ros/<distro>/setup.bash first") from None
-    from .image_codec import color_fields
-    from .node_outputs import output_messages
-    from .image_codec import byte_array
 
     rclpy.init()
     node = rclpy.create_node("bodypix_node_bench")
@@ -133,8 +132,8 @@ def run_node_bench(frame: np.ndarray, input_topic: str, output_topics: Mapping[s
 
         def on_output(name):
             def record(output):
-                stamp_ns = output.header.stamp.sec * 1_000_000_000 + output.header.stamp.nanosec
-                arrivals.setdefault(stamp_ns, {})[name] = node.get_clock().now().nanoseconds
+                stamp = output.header.stamp
+                arrivals.setdefault(stamp_ns(stamp.sec, stamp.nanosec), {})[name] = node.get_clock().now().nanoseconds
             return record
 
         output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,

@@ -264,7 +264,12 @@ def stamp_age_ms(now_ns: int, stamp_sec: int, stamp_nanosec: int) -> Optional[fl
     """Milliseconds from a header stamp to `now_ns` (same clock); None for an unset (zero) stamp."""
     if stamp_sec == 0 and stamp_nanosec == 0:
         return None
-    return (now_ns - (stamp_sec * 1_000_000_000 + stamp_nanosec)) / 1e6
+    return (now_ns - stamp_ns(stamp_sec, stamp_nanosec)) / 1e6
+
+
+def stamp_ns(stamp_sec: int, stamp_nanosec: int) -> int:
+    """A header stamp (sec, nanosec) in integer nanoseconds."""
+    return stamp_sec * 1_000_000_000 + stamp_nanosec
 
 
 def _milliseconds(value: Optional[float]) -> str:
