@@ -256,6 +256,31 @@ def overlay_mode_from_args(args: argparse.Namespace, settings: SegmentationSetti
     return overlay_mode
 
 
+class ProgressLog:
+    """Progress lines `[index/total] LABEL NN ms` on stderr every `every` inputs, and the mean time.
+
+    total: inputs expected (None or 0 = unknown); every: 0 = no progress lines.
+    """
+
+    def __init__(self, total: Optional[int], every: int):
+        self.total = total
+        self.every = every
+        self.frames = 0
+        self.milliseconds = 0.0
+
+    def frame_done(self, index: int, label: str, elapsed_ms: float) -> None:
+        """Record input number `index` (from 1), segmented in `elapsed_ms`."""
+        self.frames += 1
+        self.milliseconds += elapsed_ms
+        if self.every and (index % self.every == 0 or index == self.total):
+            of_total = f"/{self.total}" if self.total else ""
+            print(f"[{index}{of_total}] {label} {elapsed_ms:.0f} ms", file=sys.stderr, flush=True)
+
+    def mean(self) -> str:
+        """'NN ms/frame', or 'no frame segmented'."""
+        return f"{self.milliseconds / self.frames:.0f} ms/frame" if self.frames else "no frame segmented"
+
+
 # ---- segment -----------------------------------------------------------------------------------
 
 def add_segment_parser(subparsers) -> None:
@@ -292,14 +317,14 @@ def run_segment(args: argparse.Namespace) -> int:
     make_output_dir(args.output_dir)
     engine = load_engine(args)
     written = 0
+    progress = ProgressLog(count, every=1 if count > 1 else 0)
     for index, (name, frame) in enumerate(frames, start=1):
         started = time.perf_counter()
         result = engine.segment(frame, settings)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         overlay = render_overlay(frame, result, overlay_mode, args.overlay_alpha)
         written += len(write_outputs(args.output_dir, Path(name).stem, result, overlay, engine.model_name))
-        if count > 1:
-            print(f"[{index}/{count}] {name} {elapsed_ms:.0f} ms", file=sys.stderr)
+        progress.frame_done(index, name, elapsed_ms)
         if args.timing:
             print(format_timings(name, result.timings_ms))
     print(f"wrote {written} files for {count} image(s) to {args.output_dir}", file=sys.stderr)

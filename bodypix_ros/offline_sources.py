@@ -20,7 +20,7 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cli import (LOGGER, CliError, UsageError, add_model_arguments, add_overlay_arguments,
+from .cli import (LOGGER, CliError, ProgressLog, UsageError, add_model_arguments, add_overlay_arguments,
                   add_settings_arguments, import_optional, load_engine, make_output_dir, non_negative_int,
                   output_names, overlay_mode_from_args, positive_int, settings_from_args, write_outputs)
 from .image_codec import (DecodedFrame, ImageDataError, UnsupportedEncodingError, decode_compressed,
@@ -43,31 +43,6 @@ VIDEO_CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
 """FourCC -> file extension of the overlay video."""
 DEFAULT_FPS = 30.0
 """Frame rate assumed when the input video does not state one."""
-
-
-class ProgressLog:
-    """Progress lines `[index/total] LABEL NN ms` on stderr every `every` inputs, and the mean time.
-
-    total: inputs expected (None or 0 = unknown); every: 0 = no progress lines.
-    """
-
-    def __init__(self, total: Optional[int], every: int):
-        self.total = total
-        self.every = every
-        self.frames = 0
-        self.milliseconds = 0.0
-
-    def frame_done(self, index: int, label: str, elapsed_ms: float) -> None:
-        """Record input number `index` (from 1), segmented in `elapsed_ms`."""
-        self.frames += 1
-        self.milliseconds += elapsed_ms
-        if self.every and (index % self.every == 0 or index == self.total):
-            of_total = f"/{self.total}" if self.total else ""
-            print(f"[{index}{of_total}] {label} {elapsed_ms:.0f} ms", file=sys.stderr, flush=True)
-
-    def mean(self) -> str:
-        """'NN ms/frame', or 'no frame segmented'."""
-        return f"{self.milliseconds / self.frames:.0f} ms/frame" if self.frames else "no frame segmented"
 
 
 def add_progress_argument(group) -> None:
