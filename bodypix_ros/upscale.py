@@ -137,8 +137,10 @@ def sigmoid(values: np.ndarray) -> np.ndarray:
     return np.float32(1.0) / (np.float32(1.0) + np.exp(-values))
 
 
+@lru_cache(maxsize=16)
 def align_corners_sampling(source_size: int, output_size: int) -> AxisSampling:
-    """Where TF1 `ResizeBilinear(align_corners=True)` samples along one axis, in float32 as TF does."""
+    """Where TF1 `ResizeBilinear(align_corners=True)` samples along one axis, in float32 as TF does;
+    cached (per frame size it never changes)."""
     scale = np.float32(source_size - 1) / np.float32(output_size - 1) if output_size > 1 else np.float32(0.0)
     positions = np.arange(output_size, dtype=np.float32) * scale
     floor = np.floor(positions)
