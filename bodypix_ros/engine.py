@@ -141,8 +141,8 @@ class BodyPixEngine:
         return input_geometry(frame_size, settings.resolution_fraction, self.output_stride)
 
     def warm_up(self, frame_size=(240, 320)) -> None:
-        """Trace every TensorFlow function (TFLite: convert for this size) on a black frame,
-        so the first real frame does not pay for it (about 0.5 s)."""
+        """Run every TensorFlow function once on a black frame (the first run optimizes the graph;
+        TFLite: converts for this size), so the first real frame does not pay for it (about 0.5 s)."""
         self.segment(np.zeros(tuple(frame_size) + (3,), np.uint8), instances=True)
 
     def segment(self, frame: np.ndarray, settings: SegmentationSettings = SegmentationSettings(), *,
