@@ -50,7 +50,8 @@ def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
     assert list(network_alone["stages"]) == ["network"] and network_alone["end_to_end"]["median_ms"] > 0
     expected = (ours["end_to_end"]["median_ms"] - network_alone["end_to_end"]["median_ms"]) / \
         network_alone["end_to_end"]["median_ms"]
-    assert ratio["non_network_per_network"] == pytest.approx(expected, rel=1e-2) and expected > 0
+    # A difference of two medians from two iterations: its sign is noise, so only the arithmetic is checked.
+    assert ratio["non_network_per_network"] == pytest.approx(expected, rel=1e-2, abs=1e-3)
 
     with Image.open(chart_path) as chart:
         assert chart.format == "PNG" and chart.width >= 800 and chart.height >= 100
