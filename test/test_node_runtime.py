@@ -41,10 +41,11 @@ def test_a_slow_consumer_sees_the_newest_frames_in_order_and_every_frame_is_acco
 
     def consume():
         while True:
+            finished = done.is_set()  # read before take(): a put just after a timed-out take is not lost
             item = slot.take(timeout=0.05)
             if item is not None:
                 taken.append(item)
-            elif done.is_set():
+            elif finished:
                 return
 
     consumer = threading.Thread(target=consume)
