@@ -63,8 +63,9 @@ def test_bad_options_are_usage_errors(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--sizes", "640by480"])
     assert exit_info.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--iterations", "0"])
+    assert exit_info.value.code == 2 and "'0' is not an integer >= 1" in capsys.readouterr().err
 
 
 def test_frame_sizes_are_width_by_height():
@@ -142,17 +143,22 @@ def test_bench_node_without_ros_says_what_to_do(capsys):
 def test_node_round_trip(tmp_path):
     pytest.importorskip("rclpy", reason="the node latency benchmark needs ROS 2 (rclpy)")
     require_shared()
+    namespace = f"/bench_test_{os.getpid()}"  # apart from other nodes on the ROS domain
     node = subprocess.Popen(
         [sys.executable, "-c", "import sys; from bodypix_ros.segment_node import main; sys.exit(main())",
-         "--ros-args", "-p", f"model_base_url:={MODELS}"], cwd=REPO)
+         "--ros-args", "-r", f"__ns:={namespace}", "-p", f"model_base_url:={MODELS}"], cwd=REPO)
     try:
         frame = node_bench.published_frame(SHARED / bench.SHARED_PHOTO, 320, 240)
         report = node_bench.run_node_bench(
-            frame, "/image", {"mask": "/bodypix/mask", "overlay": "/bodypix/overlay"}, rate_hz=5.0,
-            duration_s=3.0, warmup_s=3.0, idle_s=2.0, node_pid=node.pid, log=lambda message: None)
+            frame, f"{namespace}/image", {name: f"{namespace}/bodypix/{name}" for name in ("mask", "overlay")},
+            rate_hz=5.0, duration_s=3.0, warmup_s=3.0, idle_s=2.0, node_pid=node.pid, log=lambda message: None)
     finally:
         node.terminate()
-        node.wait(timeout=30)
+        try:
+            node.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            node.kill()
+            node.wait()
     subscribed = report["subscribed"]
     assert subscribed["published"] >= 10 and subscribed["delivered"] >= 1
     assert subscribed["latency_ms"]["p50"] > 0 and 0 <= subscribed["drop_rate"] < 1

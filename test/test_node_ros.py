@@ -6,6 +6,7 @@ through real topics and parameter services, and waits on conditions (never on ti
 """
 
 import itertools
+import os
 import time
 
 import numpy as np
@@ -31,9 +32,8 @@ from bodypix_ros.image_codec import byte_array, color_fields  # noqa: E402
 from bodypix_ros.models import ModelError  # noqa: E402
 from bodypix_ros.node_outputs import output_messages  # noqa: E402
 from bodypix_ros.node_params import default_values, live_config  # noqa: E402
-from conftest import load_engine, reference_input  # noqa: E402
+from conftest import ONE_PERSON, load_engine, reference_input  # noqa: E402
 
-ONE_PERSON = "one_person_karolina-grabowska-4378882"
 OUTPUTS = ("mask", "part_labels", "instances", "overlay")
 WAIT_S = 120.0
 """Upper bound of every wait for a condition (model warm-up on a slow CI machine included)."""
@@ -85,7 +85,7 @@ class Harness:
     """A SegmentNode plus a client node that publishes input and records outputs, one executor."""
 
     def __init__(self, context, engine, outputs=OUTPUTS, **parameters):
-        self.namespace = f"/bodypix_test_{next(_namespaces)}"
+        self.namespace = f"/bodypix_test_{os.getpid()}_{next(_namespaces)}"  # apart from other runs
         overrides = {"qos_reliability": "reliable", **parameters}
         self.node = segment_node.SegmentNode(
             engine=engine, context=context, namespace=self.namespace,
