@@ -13,6 +13,37 @@ REFERENCE = SHARED / "reference"
 REFERENCE_MODELS = ("mobilenet_quant2_075_stride16", "mobilenet_float_050_stride16",
                     "mobilenet_quant2_075_stride8")
 REFERENCE_STEMS = tuple(sorted(p.stem for p in (REFERENCE / "inputs").glob("*.png")))
+ONE_PERSON = "one_person_karolina-grabowska-4378882"
+"""The reference photo with a single person."""
+PYTHON_TYPES = {"bool": bool, "integer": int, "double": float, "string": str}
+"""ROS parameter type name -> the Python type of its values."""
+
+
+def ros2_types():
+    """ROS 2 Humble message classes by name (e.g. 'sensor_msgs/msg/Image') from rosbags; skips without it."""
+    typesys = pytest.importorskip("rosbags.typesys",
+                                  reason="rosbags provides ROS 2 message types without ROS")
+    return typesys.get_typestore(typesys.Stores.ROS2_HUMBLE).types
+
+
+def live_defaults() -> dict:
+    """The node's live parameters at their defaults: {parameter name: value}."""
+    from bodypix_ros.node_params import LIVE_NAMES, PARAMETERS_BY_NAME
+
+    return {name: PARAMETERS_BY_NAME[name].default for name in LIVE_NAMES}
+
+
+def run_cli(capsys, command: str, *arguments):
+    """`bodypix-ros COMMAND ARGUMENTS` on the shared models -> (exit status, stdout lines, stderr lines);
+    argparse's exit on a malformed command line is returned as its status."""
+    from bodypix_ros.cli import main
+
+    try:
+        status = main([command, "--model-base-url", str(MODELS), *map(str, arguments)])
+    except SystemExit as exit_:
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err.splitlines()
 
 
 def require_shared():

@@ -9,11 +9,10 @@ import pytest
 from PIL import Image
 
 from bodypix_ros import offline_sources
-from bodypix_ros.cli import main
 from bodypix_ros.render import render_overlay
 from bodypix_ros.settings import SegmentationSettings
 
-from conftest import MODELS, REFERENCE_STEMS, reference_input
+from conftest import REFERENCE_STEMS, reference_input, run_cli
 
 rosbags = pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 from rosbags.rosbag2 import Reader, Writer  # noqa: E402
@@ -100,11 +99,8 @@ def input_bag(tmp_path_factory):
 
 def run_bag(capsys, *arguments):
     """`bodypix-ros bag ARGUMENTS` on the shared models -> (status, stderr lines)."""
-    try:
-        status = main(["bag", "--model-base-url", str(MODELS), *map(str, arguments)])
-    except SystemExit as exit_:  # argparse rejected the command line
-        status = exit_.code
-    return status, capsys.readouterr().err.splitlines()
+    status, _, stderr = run_cli(capsys, "bag", *arguments)
+    return status, stderr
 
 
 def read_bag(path):
@@ -229,8 +225,10 @@ def test_bad_command_lines_fail_with_one_line(input_bag, capsys, tmp_path, argum
 
 
 def test_existing_output_missing_input_and_missing_rosbags(input_bag, capsys, monkeypatch, tmp_path):
-    assert run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", input_bag.path) == (
-        1, [f"bodypix-ros: error: output bag {input_bag.path} exists already; "
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", existing) == (
+        1, [f"bodypix-ros: error: output bag {existing} exists already; "
             f"remove it or choose another --output-bag"])
     status, stderr = run_bag(capsys, tmp_path / "absent", "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o")
     assert status == 2 and "no such bag" in stderr[0]

@@ -13,14 +13,12 @@ from bodypix_ros.cli import main
 from bodypix_ros.models import DEFAULT_MODEL
 from bodypix_ros.parts import KEYPOINT_NAMES
 
-from conftest import MODELS, REFERENCE, read_png, reference_input
+from conftest import REFERENCE, read_png, reference_input, run_cli
 
 
 def segment(capsys, *arguments):
     """Run `bodypix-ros segment ARGUMENTS` on the shared models -> (status, stdout lines, stderr lines)."""
-    status = main(["segment", "--model-base-url", str(MODELS), *map(str, arguments)])
-    captured = capsys.readouterr()
-    return status, captured.out.splitlines(), captured.err.splitlines()
+    return run_cli(capsys, "segment", *arguments)
 
 
 def error_lines(lines):

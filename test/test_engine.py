@@ -10,10 +10,8 @@ from bodypix_ros.engine import FrameError, as_rgb_frame
 from bodypix_ros.geometry import input_geometry
 from bodypix_ros.parts import PART_IDS
 from bodypix_ros.settings import SegmentationSettings, SettingsError
-from conftest import (MODELS, REFERENCE, REFERENCE_MODELS, REFERENCE_STEMS, load_engine,
+from conftest import (MODELS, ONE_PERSON, REFERENCE, REFERENCE_MODELS, REFERENCE_STEMS, load_engine,
                       read_png, reference_input)
-
-ONE_PERSON = "one_person_karolina-grabowska-4378882"
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

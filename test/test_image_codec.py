@@ -15,16 +15,11 @@ import pytest
 from bodypix_ros.image_codec import (SUPPORTED_ENCODINGS, ImageDataError, UnsupportedEncodingError,
                                      color_fields, decode_compressed, decode_image, image_to_rgb,
                                      mono8_fields)
+from conftest import ros2_types
 
 
 PADDING = 7
 """Extra bytes at the end of every row: decoders must honour `step`."""
-
-
-def ros2_types():
-    typesys = pytest.importorskip("rosbags.typesys",
-                                  reason="rosbags provides ROS 2 message types without ROS")
-    return typesys.get_typestore(typesys.Stores.ROS2_HUMBLE).types
 
 
 def sample_rgb(height=24, width=32, seed=0):

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from bodypix_ros.node_params import PARAMETERS, PARAMETERS_BY_NAME, check_value
+from conftest import PYTHON_TYPES, REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config" / "bodypix.yaml"
 LAUNCH = REPO / "launch" / "segment.launch.py"
 ISSUE_LAUNCH_ARGUMENTS = {"image", "namespace", "params_file", "model", "use_sim_time", "log_level"}
-PYTHON_TYPES = {"bool": bool, "integer": int, "double": float, "string": str}
 
 
 def flatten(parameters: dict, prefix: str = "") -> dict:

@@ -13,24 +13,15 @@ import pytest
 from bodypix_ros.image_codec import color_fields, decode_compressed, decode_image
 from bodypix_ros.node_outputs import (OUTPUT_NAMES, OutputSelection, engine_request, multi_person_missing,
                                       output_messages, render_outputs, segment_frame, select_outputs)
-from bodypix_ros.node_params import LIVE_NAMES, PARAMETERS_BY_NAME, updated_live_config
+from bodypix_ros.node_params import updated_live_config
 from bodypix_ros.render import render_overlay
 from bodypix_ros.result import SegmentationResult
-from conftest import reference_input
-
-
-ONE_PERSON = "one_person_karolina-grabowska-4378882"
-
-
-def ros2_types():
-    typesys = pytest.importorskip("rosbags.typesys",
-                                  reason="rosbags provides ROS 2 message types without ROS")
-    return typesys.get_typestore(typesys.Stores.ROS2_HUMBLE).types
+from conftest import ONE_PERSON, live_defaults, reference_input, ros2_types
 
 
 def live(**changes):
     """The live config after `changes` (parameter name -> value) on top of the defaults."""
-    return updated_live_config({name: PARAMETERS_BY_NAME[name].default for name in LIVE_NAMES}, changes)
+    return updated_live_config(live_defaults(), changes)
 
 
 def ros_header(sec=0, nanosec=0, frame_id=""):
@@ -210,9 +201,6 @@ def test_mask_only_skips_part_labels_and_instances(engine):
 
 
 def test_instances_are_published_when_subscribed_and_enabled(engine):
-    multi_person = pytest.importorskip("bodypix_ros.multi_person")
-    if not hasattr(multi_person, "decode_persons"):
-        pytest.skip("the multi-person decoder (bodypix_ros.multi_person.decode_persons) is not there yet")
     rgb = cv2.resize(reference_input(ONE_PERSON), (320, 240), interpolation=cv2.INTER_AREA)
     recording = RecordingEngine(engine)
     config = live(**{"multi_person.enabled": True}, overlay_mode="persons")

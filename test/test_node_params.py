@@ -6,13 +6,14 @@ import re
 import pytest
 
 from bodypix_ros.models import DEFAULT_MODEL
-from bodypix_ros.node_params import (LIVE_NAMES, PARAMETERS, PARAMETERS_BY_NAME, ParameterError,
+from bodypix_ros.node_params import (PARAMETERS, PARAMETERS_BY_NAME, ParameterError,
                                      check_value, default_values, live_config, parameter_table_markdown,
                                      startup_config, updated_live_config)
 from bodypix_ros.parts import PART_NAMES
 from bodypix_ros.render import OVERLAY_MODES
 from bodypix_ros.settings import (MAX_DETECTIONS_RANGE, REFINE_STEPS_RANGE, SegmentationSettings,
                                   SettingsError)
+from conftest import PYTHON_TYPES, live_defaults
 
 # The split the issue asks for (GitHub issue 4, part 2).
 ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "multi_person.enabled",
@@ -22,11 +23,6 @@ ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "m
 ISSUE_STARTUP = {"model", "model_base_url", "model_cache_dir", "backend", "input_topic", "mask_topic",
                  "part_labels_topic", "instances_topic", "overlay_topic", "input_transport",
                  "qos_reliability", "qos_depth"}
-PYTHON_TYPES = {"bool": bool, "integer": int, "double": float, "string": str}
-
-
-def live_defaults():
-    return {name: PARAMETERS_BY_NAME[name].default for name in LIVE_NAMES}
 
 
 def test_table_has_exactly_the_issues_parameters_split_into_live_and_startup():

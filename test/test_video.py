@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bodypix_ros.cli import main
 from bodypix_ros.engine import BodyPixEngine
 from bodypix_ros.render import render_overlay
 from bodypix_ros.settings import SegmentationSettings
 
-from conftest import MODELS, REFERENCE_STEMS, read_png, reference_input
+from conftest import REFERENCE_STEMS, read_png, reference_input, run_cli
 
 FRAME_SIZE = (320, 240)
 """(width, height) of the test video."""
@@ -46,8 +45,8 @@ def decoded_frames(path):
 
 def run_video(capsys, *arguments):
     """`bodypix-ros video ARGUMENTS` on the shared models -> (status, stderr lines)."""
-    status = main(["video", "--model-base-url", str(MODELS), *map(str, arguments)])
-    return status, capsys.readouterr().err.splitlines()
+    status, _, stderr = run_cli(capsys, "video", *arguments)
+    return status, stderr
 
 
 def test_every_other_frame_becomes_overlay_video_and_pngs(input_video, engine, capsys, tmp_path):
