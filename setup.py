@@ -35,8 +35,8 @@ setup(
     zip_safe=True,
     entry_points={
         "console_scripts": [
-            "bodypix-ros = bodypix_ros.cli:main",
-            "segment_node = bodypix_ros.segment_node:main",
+            "bodypix-ros = bodypix_ros.cli.main:main",
+            "segment_node = bodypix_ros.ros.node:main",
         ],
     },
 )

@@ -15,14 +15,15 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .geometry import InputGeometry, input_geometry
-from .graph_model import GraphModel, load_graph_model
-from .models import DEFAULT_MODEL, ModelError, resolve_model
-from .network_input import network_input, network_input_graph
-from .parts import PART_IDS
-from .result import NetworkOutputs, SegmentationResult
-from .settings import SegmentationSettings
-from .upscale import frame_labels, sigmoid
+from bodypix_ros.errors import FrameError, ModelError
+from bodypix_ros.frame_labels import frame_labels, sigmoid
+from bodypix_ros.geometry import InputGeometry, input_geometry
+from bodypix_ros.model.graph import GraphModel, load_graph_model
+from bodypix_ros.model.names import DEFAULT_MODEL, resolve_model
+from bodypix_ros.network_input import network_input, network_input_graph
+from bodypix_ros.parts import PART_IDS
+from bodypix_ros.result import NetworkOutputs, SegmentationResult
+from bodypix_ros.settings import SegmentationSettings
 
 OUTPUT_NODES = {
     "segments": "float_segments",
@@ -40,8 +41,6 @@ BACKENDS = ("tensorflow", "tflite")
 """What runs the network: TensorFlow, or TensorFlow Lite from the same wheel."""
 
 
-class FrameError(ValueError):
-    """A frame the engine cannot segment (wrong dtype, rank, channels or empty)."""
 
 
 def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
@@ -83,7 +82,7 @@ class BodyPixEngine:
         self.backend = backend
         self._output_keys = _match_outputs(graph.output_names)
         if backend == "tflite":
-            from .tflite_model import TFLiteFunction
+            from bodypix_ros.model.tflite import TFLiteFunction
 
             self.model = TFLiteFunction(graph, ["batch"])
             self._lite_infer = TFLiteFunction(self._network_graph, ["batch", "with_parts"])
@@ -185,7 +184,7 @@ class BodyPixEngine:
         result = SegmentationResult(person_mask=person_mask, part_labels=labels if part_labels else None,
                                     timings_ms=timings)
         if instances:
-            from .multi_person import decode_persons
+            from bodypix_ros.multi_person import decode_persons
 
             result.instances, result.persons = decode_persons(
                 to_network_outputs(outputs), geometry, person_mask > 0, settings.multi_person)

@@ -10,7 +10,7 @@ from functools import lru_cache, partial
 
 import numpy as np
 
-from .geometry import InputGeometry
+from bodypix_ros.geometry import InputGeometry
 
 IMAGENET_MEAN = (-123.15, -115.90, -103.06)
 """Added to RGB values before ResNet50 (TFJS `resnet.ts`)."""

@@ -4,7 +4,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .parts import PERSON_COLORS, RAINBOW_PART_COLORS
+from bodypix_ros.parts import PERSON_COLORS, RAINBOW_PART_COLORS
 
 OVERLAY_MODES = ("parts", "persons", "mask")
 MASK_COLOR = np.array([(0, 255, 0)], dtype=np.uint8)

@@ -9,7 +9,8 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Tuple, Union
 
-from .parts import PART_NAMES
+from bodypix_ros.errors import SettingsError
+from bodypix_ros.parts import PART_NAMES
 
 INTERNAL_RESOLUTION_NAMES = {"low": 0.25, "medium": 0.5, "high": 0.75, "full": 1.0}
 INTERNAL_RESOLUTION_RANGE = (0.1, 2.0)
@@ -17,8 +18,6 @@ REFINE_STEPS_RANGE = (1, 20)
 MAX_DETECTIONS_RANGE = (1, 255)
 
 
-class SettingsError(ValueError):
-    """A setting is out of range or of the wrong kind."""
 
 
 def internal_resolution_fraction(value: Union[str, float]) -> float:

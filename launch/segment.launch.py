@@ -4,11 +4,12 @@ ros2 launch bodypix_ros segment.launch.py image:=/camera/image_raw
 ros2 launch bodypix_ros segment.launch.py image:=/camera/image_raw namespace:=front model:=mobilenet_float_050_stride16
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
 
 ARGUMENTS = {
     "image": ("image", "Input image topic; its /compressed sibling is remapped with it."),

@@ -28,7 +28,7 @@ def ros2_types():
 
 def live_defaults() -> dict:
     """The node's live parameters at their defaults: {parameter name: value}."""
-    from bodypix_ros.node_params import LIVE_NAMES, PARAMETERS_BY_NAME
+    from bodypix_ros.ros.params import LIVE_NAMES, PARAMETERS_BY_NAME
 
     return {name: PARAMETERS_BY_NAME[name].default for name in LIVE_NAMES}
 
@@ -36,7 +36,7 @@ def live_defaults() -> dict:
 def run_cli(capsys, command: str, *arguments):
     """`bodypix-ros COMMAND ARGUMENTS` on the shared models -> (exit status, stdout lines, stderr lines);
     argparse's exit on a malformed command line is returned as its status."""
-    from bodypix_ros.cli import main
+    from bodypix_ros.cli.main import main
 
     try:
         status = main([command, "--model-base-url", str(MODELS), *map(str, arguments)])

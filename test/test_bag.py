@@ -6,13 +6,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import REFERENCE_STEMS, reference_input, run_cli
 from PIL import Image
 
-from bodypix_ros import offline_sources
+from bodypix_ros.cli import bag as offline_sources
 from bodypix_ros.render import render_overlay
 from bodypix_ros.settings import SegmentationSettings
-
-from conftest import REFERENCE_STEMS, reference_input, run_cli
 
 rosbags = pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 from rosbags.rosbag2 import Reader, Writer  # noqa: E402

@@ -9,13 +9,13 @@ import time
 
 import numpy as np
 import pytest
+from conftest import MODELS, REPO, SHARED, require_shared
 from PIL import Image
 
-from bodypix_ros import bench, node_bench
-from bodypix_ros.cli import CliError, UsageError, main
-from bodypix_ros.models import DEFAULT_MODEL, all_model_specs
-
-from conftest import MODELS, REPO, SHARED, require_shared
+from bodypix_ros.cli import bench, node_bench
+from bodypix_ros.cli.main import main
+from bodypix_ros.errors import CliError, UsageError
+from bodypix_ros.model.names import DEFAULT_MODEL, all_model_specs
 
 
 def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
@@ -99,7 +99,7 @@ def test_summaries_keep_stage_order_and_ratios_compare_medians():
 
 
 def test_node_bench_imports_neither_rclpy_nor_tensorflow():
-    code = ("import sys, bodypix_ros.node_bench, bodypix_ros.bench; "
+    code = ("import sys, bodypix_ros.cli.node_bench, bodypix_ros.cli.bench; "
             "print(sorted(m for m in ('rclpy', 'tensorflow') if m in sys.modules))")
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
@@ -145,7 +145,7 @@ def test_node_round_trip(tmp_path):
     require_shared()
     namespace = f"/bench_test_{os.getpid()}"  # apart from other nodes on the ROS domain
     node = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bodypix_ros.segment_node import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from bodypix_ros.ros.node import main; sys.exit(main())",
          "--ros-args", "-r", f"__ns:={namespace}", "-p", f"model_base_url:={MODELS}"], cwd=REPO)
     try:
         frame = node_bench.published_frame(SHARED / bench.SHARED_PHOTO, 320, 240)

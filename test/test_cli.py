@@ -6,14 +6,13 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REFERENCE, read_png, reference_input, run_cli
 from PIL import Image
 
-from bodypix_ros import cli
-from bodypix_ros.cli import main
-from bodypix_ros.models import DEFAULT_MODEL
+from bodypix_ros.cli import main as cli
+from bodypix_ros.cli.main import main
+from bodypix_ros.model.names import DEFAULT_MODEL
 from bodypix_ros.parts import KEYPOINT_NAMES
-
-from conftest import REFERENCE, read_png, reference_input, run_cli
 
 
 def segment(capsys, *arguments):

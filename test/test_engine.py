@@ -5,13 +5,22 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import (
+    MODELS,
+    ONE_PERSON,
+    REFERENCE,
+    REFERENCE_MODELS,
+    REFERENCE_STEMS,
+    load_engine,
+    read_png,
+    reference_input,
+)
 
-from bodypix_ros.engine import FrameError, as_rgb_frame
+from bodypix_ros.engine import as_rgb_frame
+from bodypix_ros.errors import FrameError, SettingsError
 from bodypix_ros.geometry import input_geometry
 from bodypix_ros.parts import PART_IDS
-from bodypix_ros.settings import SegmentationSettings, SettingsError
-from conftest import (MODELS, ONE_PERSON, REFERENCE, REFERENCE_MODELS, REFERENCE_STEMS, load_engine,
-                      read_png, reference_input)
+from bodypix_ros.settings import SegmentationSettings
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-
-from bodypix_ros.graph_model import decode_weights, load_graph_model, output_names, read_model_json
-from bodypix_ros.models import ModelError
 from conftest import MODELS, REFERENCE, read_png, reference_input
+
+from bodypix_ros.errors import ModelError
+from bodypix_ros.model.graph import decode_weights, load_graph_model, output_names, read_model_json
 
 
 def write_shard(folder, entries, payloads):

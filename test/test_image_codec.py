@@ -11,12 +11,17 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-
-from bodypix_ros.image_codec import (SUPPORTED_ENCODINGS, ImageDataError, UnsupportedEncodingError,
-                                     color_fields, decode_compressed, decode_image, image_to_rgb,
-                                     mono8_fields)
 from conftest import ros2_types
 
+from bodypix_ros.errors import ImageDataError, UnsupportedEncodingError
+from bodypix_ros.ros.image_codec import (
+    SUPPORTED_ENCODINGS,
+    color_fields,
+    decode_compressed,
+    decode_image,
+    image_to_rgb,
+    mono8_fields,
+)
 
 PADDING = 7
 """Extra bytes at the end of every row: decoders must honour `step`."""

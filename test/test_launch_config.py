@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from bodypix_ros.node_params import PARAMETERS, PARAMETERS_BY_NAME, check_value
 from conftest import PYTHON_TYPES, REPO
+
+from bodypix_ros.ros.params import PARAMETERS, PARAMETERS_BY_NAME, check_value
 
 CONFIG = REPO / "config" / "bodypix.yaml"
 LAUNCH = REPO / "launch" / "segment.launch.py"
@@ -93,7 +93,7 @@ def test_launch_runs_the_installed_node_with_params_file_and_remapping():
     assert ast.literal_eval(keyword(node, "name")) == "bodypix"
     executable = ast.literal_eval(keyword(node, "executable"))
     setup = (REPO / "setup.py").read_text()
-    assert re.search(rf"['\"]{executable}\s*=\s*bodypix_ros\.segment_node:main['\"]", setup)
+    assert re.search(rf"['\"]{executable}\s*=\s*bodypix_ros\.ros\.node:main['\"]", setup)
     remapped = [ast.literal_eval(pair.elts[0]) for pair in keyword(node, "remappings").elts]
     assert remapped[0] == "image" and "image/compressed" in remapped
     arguments = ast.dump(keyword(node, "arguments"))

@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bodypix_ros import model_store
-from bodypix_ros.models import (BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL, ModelError, default_cache_dir,
-                                parse_model_name, resolve_model)
+from bodypix_ros.errors import ModelError
+from bodypix_ros.model import store as model_store
+from bodypix_ros.model.names import (
+    BASE_URL_ENV,
+    CACHE_DIR_ENV,
+    DEFAULT_MODEL,
+    default_cache_dir,
+    parse_model_name,
+    resolve_model,
+)
 
 DEFAULT_PATH = parse_model_name(DEFAULT_MODEL).relative_path          # mobilenet/quant2/075/...
 SHARD = "mobilenet/quant2/075/group1-shard1of1.bin"

@@ -4,8 +4,17 @@ import re
 
 import pytest
 
-from bodypix_ros.models import (DEFAULT_MODEL, OUTPUT_STRIDES, ModelError, ModelSpec, all_model_specs,
-                                model_names, parse_model_name, resolve_model, spec_from_path)
+from bodypix_ros.errors import ModelError
+from bodypix_ros.model.names import (
+    DEFAULT_MODEL,
+    OUTPUT_STRIDES,
+    ModelSpec,
+    all_model_specs,
+    model_names,
+    parse_model_name,
+    resolve_model,
+    spec_from_path,
+)
 
 
 def test_every_official_model_is_named_once():

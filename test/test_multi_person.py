@@ -9,6 +9,14 @@ import json
 
 import numpy as np
 import pytest
+from conftest import (
+    REFERENCE,
+    REFERENCE_MODELS,
+    REFERENCE_STEMS,
+    load_engine,
+    read_png,
+    reference_input,
+)
 
 from bodypix_ros import multi_person
 from bodypix_ros.geometry import input_geometry
@@ -18,7 +26,6 @@ from bodypix_ros.multi_person.instance_masks import InstanceMatcher, assign_inst
 from bodypix_ros.multi_person.poses import EDGES, KEYPOINT_IDS, decode_multiple_poses, scale_poses
 from bodypix_ros.result import NetworkOutputs
 from bodypix_ros.settings import MultiPersonSettings, SegmentationSettings
-from conftest import REFERENCE, REFERENCE_MODELS, REFERENCE_STEMS, load_engine, read_png, reference_input
 
 MULTI = SegmentationSettings().with_changes(**{"multi_person.enabled": True})
 FIVE_PEOPLE = "five_people_fauxels-3184419"

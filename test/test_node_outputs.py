@@ -9,14 +9,22 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+from conftest import ONE_PERSON, live_defaults, reference_input, ros2_types
 
-from bodypix_ros.image_codec import color_fields, decode_compressed, decode_image
-from bodypix_ros.node_outputs import (OUTPUT_NAMES, OutputSelection, engine_request, multi_person_missing,
-                                      output_messages, render_outputs, segment_frame, select_outputs)
-from bodypix_ros.node_params import updated_live_config
 from bodypix_ros.render import render_overlay
 from bodypix_ros.result import SegmentationResult
-from conftest import ONE_PERSON, live_defaults, reference_input, ros2_types
+from bodypix_ros.ros.image_codec import color_fields, decode_compressed, decode_image
+from bodypix_ros.ros.outputs import (
+    OUTPUT_NAMES,
+    OutputSelection,
+    engine_request,
+    multi_person_missing,
+    output_messages,
+    render_outputs,
+    segment_frame,
+    select_outputs,
+)
+from bodypix_ros.ros.params import updated_live_config
 
 
 def live(**changes):

@@ -4,16 +4,23 @@ import array
 import re
 
 import pytest
+from conftest import PYTHON_TYPES, live_defaults
 
-from bodypix_ros.models import DEFAULT_MODEL
-from bodypix_ros.node_params import (PARAMETERS, PARAMETERS_BY_NAME, ParameterError,
-                                     check_value, default_values, live_config, parameter_table_markdown,
-                                     startup_config, updated_live_config)
+from bodypix_ros.errors import ParameterError, SettingsError
+from bodypix_ros.model.names import DEFAULT_MODEL
 from bodypix_ros.parts import PART_NAMES
 from bodypix_ros.render import OVERLAY_MODES
-from bodypix_ros.settings import (MAX_DETECTIONS_RANGE, REFINE_STEPS_RANGE, SegmentationSettings,
-                                  SettingsError)
-from conftest import PYTHON_TYPES, live_defaults
+from bodypix_ros.ros.params import (
+    PARAMETERS,
+    PARAMETERS_BY_NAME,
+    check_value,
+    default_values,
+    live_config,
+    parameter_table_markdown,
+    startup_config,
+    updated_live_config,
+)
+from bodypix_ros.settings import MAX_DETECTIONS_RANGE, REFINE_STEPS_RANGE, SegmentationSettings
 
 # The split the issue asks for (GitHub issue 4, part 2).
 ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "multi_person.enabled",

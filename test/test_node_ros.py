@@ -18,6 +18,7 @@ pytest.importorskip("sensor_msgs.msg", reason="sensor_msgs is not importable: so
 pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs is not importable: source ROS 2")
 
 from builtin_interfaces.msg import Time  # noqa: E402
+from conftest import ONE_PERSON, load_engine, reference_input  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.context import Context  # noqa: E402
@@ -27,12 +28,11 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from bodypix_ros import segment_node  # noqa: E402
-from bodypix_ros.image_codec import byte_array, color_fields  # noqa: E402
-from bodypix_ros.models import ModelError  # noqa: E402
-from bodypix_ros.node_outputs import output_messages  # noqa: E402
-from bodypix_ros.node_params import default_values, live_config  # noqa: E402
-from conftest import ONE_PERSON, load_engine, reference_input  # noqa: E402
+from bodypix_ros.errors import ModelError  # noqa: E402
+from bodypix_ros.ros import node as segment_node  # noqa: E402
+from bodypix_ros.ros.image_codec import byte_array, color_fields  # noqa: E402
+from bodypix_ros.ros.outputs import output_messages  # noqa: E402
+from bodypix_ros.ros.params import default_values, live_config  # noqa: E402
 
 OUTPUTS = ("mask", "part_labels", "instances", "overlay")
 WAIT_S = 120.0

@@ -5,9 +5,18 @@ import threading
 import numpy as np
 import pytest
 
-from bodypix_ros.node_runtime import (DIAGNOSTIC_ERROR, DIAGNOSTIC_OK, DIAGNOSTIC_WARN, LatencyWindow,
-                                      LatestFrameSlot, NodeStats, RateLimiter, RateMeter,
-                                      diagnostic_report, stamp_age_ms)
+from bodypix_ros.ros.runtime import (
+    DIAGNOSTIC_ERROR,
+    DIAGNOSTIC_OK,
+    DIAGNOSTIC_WARN,
+    LatencyWindow,
+    LatestFrameSlot,
+    NodeStats,
+    RateLimiter,
+    RateMeter,
+    diagnostic_report,
+    stamp_age_ms,
+)
 
 
 def test_slot_keeps_only_the_newest_frame():

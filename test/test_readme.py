@@ -4,8 +4,9 @@ import re
 import subprocess
 import sys
 
-from bodypix_ros.parts import PART_NAMES, RAINBOW_PART_COLORS
 from conftest import REPO
+
+from bodypix_ros.parts import PART_NAMES, RAINBOW_PART_COLORS
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -27,7 +28,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_parameter_table_is_generated_from_the_schema():
-    table = subprocess.run([sys.executable, "-m", "bodypix_ros.node_params"], check=True,
+    table = subprocess.run([sys.executable, "-m", "bodypix_ros.ros.params"], check=True,
                            capture_output=True, text=True, cwd=REPO).stdout.strip()
     assert table.count("\n") > 20 and table in README
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import MODELS, REFERENCE, load_engine, read_png, reference_input
 
 from bodypix_ros.engine import BodyPixEngine
-from bodypix_ros.models import ModelError
+from bodypix_ros.errors import ModelError
 from bodypix_ros.settings import SegmentationSettings
-from conftest import MODELS, REFERENCE, load_engine, read_png, reference_input
 
 MODEL = "mobilenet_quant2_075_stride16"
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from bodypix_ros.frame_labels import frame_labels, resized_values
 from bodypix_ros.geometry import crop_box, input_geometry
-from bodypix_ros.upscale import frame_labels, resized_values
 
 
 def to_input_size(grid, input_size):

@@ -3,13 +3,12 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import REFERENCE_STEMS, read_png, reference_input, run_cli
 from PIL import Image
 
 from bodypix_ros.engine import BodyPixEngine
 from bodypix_ros.render import render_overlay
 from bodypix_ros.settings import SegmentationSettings
-
-from conftest import REFERENCE_STEMS, read_png, reference_input, run_cli
 
 FRAME_SIZE = (320, 240)
 """(width, height) of the test video."""

@@ -7,11 +7,11 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..geometry import InputGeometry
-from ..result import NetworkOutputs, Person
-from ..settings import MultiPersonSettings
-from .instance_masks import InstanceMatcher, assign_instances
-from .poses import decode_multiple_poses, scale_poses
+from bodypix_ros.geometry import InputGeometry
+from bodypix_ros.multi_person.instance_masks import InstanceMatcher, assign_instances
+from bodypix_ros.multi_person.poses import decode_multiple_poses, scale_poses
+from bodypix_ros.result import NetworkOutputs, Person
+from bodypix_ros.settings import MultiPersonSettings
 
 __all__ = ["decode_persons"]
 

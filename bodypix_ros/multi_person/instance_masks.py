@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..geometry import InputGeometry
-from ..parts import NUM_KEYPOINTS
+from bodypix_ros.geometry import InputGeometry
+from bodypix_ros.parts import NUM_KEYPOINTS
 
 MATCHED_KEYPOINTS = 5
 """TFJS matches pixels to poses on keypoints 0-4 only: nose, eyes, ears."""

@@ -8,10 +8,10 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..geometry import InputGeometry, js_round
-from ..parts import KEYPOINT_NAMES, NUM_KEYPOINTS
-from ..result import NetworkOutputs
-from .candidates import max_heap_order, root_candidates
+from bodypix_ros.geometry import InputGeometry, js_round
+from bodypix_ros.multi_person.candidates import max_heap_order, root_candidates
+from bodypix_ros.parts import KEYPOINT_NAMES, NUM_KEYPOINTS
+from bodypix_ros.result import NetworkOutputs
 
 KEYPOINT_IDS = {name: index for index, name in enumerate(KEYPOINT_NAMES)}
 

@@ -20,10 +20,16 @@ from typing import Dict, List, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import Request, urlopen
 
-from . import __version__
-from .graph_model import group_bytes
-from .models import (BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL, OFFICIAL_BASE_URL, ModelError,
-                     parse_model_name)
+from bodypix_ros.errors import ModelError
+from bodypix_ros.model.graph import group_bytes
+from bodypix_ros.model.names import (
+    BASE_URL_ENV,
+    CACHE_DIR_ENV,
+    DEFAULT_MODEL,
+    OFFICIAL_BASE_URL,
+    parse_model_name,
+)
+from bodypix_ros.version import __version__
 
 LOGGER = logging.getLogger("bodypix_ros")
 

@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .models import ModelError
+from bodypix_ros.errors import ModelError
 
 SUPPORTED_OPS = frozenset({
     "Placeholder", "Const", "Identity", "Conv2D", "DepthwiseConv2dNative", "BiasAdd", "Add",

@@ -32,12 +32,28 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cli import (OVERLAY_ALPHA, CliError, UsageError, add_model_arguments, add_settings_arguments,
-                  demo_image, import_optional, non_negative_int, positive_int, read_image,
-                  settings_from_args, write_text)
-from .models import BASE_URL_ENV, DEFAULT_MODEL, all_model_specs, default_base_url, local_path
-from .network_input import network_input
-from .render import render_overlay
+from bodypix_ros.cli.main import (
+    OVERLAY_ALPHA,
+    add_model_arguments,
+    add_settings_arguments,
+    demo_image,
+    import_optional,
+    non_negative_int,
+    positive_int,
+    read_image,
+    settings_from_args,
+    write_text,
+)
+from bodypix_ros.errors import CliError, UsageError
+from bodypix_ros.model.names import (
+    BASE_URL_ENV,
+    DEFAULT_MODEL,
+    all_model_specs,
+    default_base_url,
+    local_path,
+)
+from bodypix_ros.network_input import network_input
+from bodypix_ros.render import render_overlay
 
 DEFAULT_SIZES = "640x480,1280x720"
 ALL_LOCAL = "all-local"
@@ -241,7 +257,7 @@ def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.n
     """Every model at every frame size -> report rows (model, frame_size, input_size, pipelines, ratio)."""
     tf_bodypix_model = import_optional(  # before loading any model
         "tf_bodypix.model", "bench compares with tf-bodypix, which is not installed: pip install tf-bodypix")
-    from .engine import BodyPixEngine
+    from bodypix_ros.engine import BodyPixEngine
 
     rows = []
     for model in models:
@@ -260,10 +276,11 @@ def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.n
 
 def environment() -> dict:
     """Versions and machine of this run."""
-    import tensorflow as tf
     from importlib.metadata import version
 
-    from . import __version__
+    import tensorflow as tf
+
+    from bodypix_ros.version import __version__
 
     return {"bodypix_ros": __version__, "tensorflow": tf.__version__, "tf_bodypix": version("tf-bodypix"),
             "numpy": np.__version__, "python": platform.python_version(), "machine": platform.machine(),
@@ -395,7 +412,7 @@ def add_bench_parser(subparsers) -> None:
     add_settings_arguments(parser)
     parser.set_defaults(run=run_bench)
 
-    from .node_bench import add_node_bench_arguments, run_node_bench_command
+    from bodypix_ros.cli.node_bench import add_node_bench_arguments, run_node_bench_command
 
     node_parser = subparsers.add_parser(
         "bench-node", help="latency, throughput and CPU use of a running segment node (needs ROS 2)",

@@ -1,4 +1,4 @@
-"""`bodypix-ros bench-node` / `python -m bodypix_ros.node_bench`: latency of a running segment node.
+"""`bodypix-ros bench-node` / `python -m bodypix_ros.cli.node_bench`: latency of a running segment node.
 
 Publishes one photo as rgb8 frames (default 640x480) at a fixed rate (default 30 Hz for 60 s)
 on the node's input topic, each stamped with the ROS clock, and subscribes to its outputs
@@ -21,10 +21,17 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-from .cli import CliError, non_negative_float, output_names, positive_float, positive_int, write_text
-from .image_codec import byte_array, color_fields
-from .node_outputs import OUTPUT_NAMES, output_messages
-from .node_runtime import stamp_ns
+from bodypix_ros.cli.main import (
+    non_negative_float,
+    output_names,
+    positive_float,
+    positive_int,
+    write_text,
+)
+from bodypix_ros.errors import CliError
+from bodypix_ros.ros.image_codec import byte_array, color_fields
+from bodypix_ros.ros.outputs import OUTPUT_NAMES, output_messages
+from bodypix_ros.ros.runtime import stamp_ns
 
 DEFAULT_OUTPUTS = ("mask", "part_labels", "overlay")
 DRAIN_S = 2.0
@@ -92,7 +99,7 @@ def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float:
 
 def published_frame(image: Optional[Path], width: int, height: int) -> np.ndarray:
     """(height, width, 3) uint8 RGB: the bench photo (see `bench.bench_photo`) resized, PIL bilinear."""
-    from .bench import bench_photo, resize_frame
+    from bodypix_ros.cli.bench import bench_photo, resize_frame
 
     return resize_frame(bench_photo(image)[1], (width, height))
 
@@ -217,7 +224,7 @@ def _wait_for_graph(node, publisher, output_topics: Mapping[str, str], log) -> N
 # ---- command line ------------------------------------------------------------------------------
 
 def add_node_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `bodypix-ros bench-node` and `python -m bodypix_ros.node_bench`."""
+    """Options of `bodypix-ros bench-node` and `python -m bodypix_ros.cli.node_bench`."""
     parser.add_argument("--node", default="/bodypix", metavar="NAME",
                         help="fully qualified name of the segment node; outputs are NAME/<output> "
                              "(default: %(default)s)")
@@ -264,6 +271,6 @@ def _progress(message: str) -> None:
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from bodypix_ros.cli.main import main
 
     sys.exit(main(["bench-node"] + sys.argv[1:]))

@@ -6,10 +6,10 @@ labels and the instance decode run only when a wanted output needs them.
 
 from typing import Callable, Dict, Mapping, NamedTuple, Tuple
 
-from .image_codec import DecodedFrame, ImageFields, color_fields, mono8_fields
-from .node_params import OUTPUT_TOPIC_PARAMETERS, LiveConfig
-from .render import render_overlay
-from .result import SegmentationResult
+from bodypix_ros.render import render_overlay
+from bodypix_ros.result import SegmentationResult
+from bodypix_ros.ros.image_codec import DecodedFrame, ImageFields, color_fields, mono8_fields
+from bodypix_ros.ros.params import OUTPUT_TOPIC_PARAMETERS, LiveConfig
 
 OUTPUT_NAMES = tuple(OUTPUT_TOPIC_PARAMETERS)
 """'mask', 'part_labels', 'instances', 'overlay'."""

@@ -15,14 +15,27 @@ import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
-                              InvalidTopicNameException)
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.exceptions import (
+    InvalidParameterTypeException,
+    InvalidParameterValueException,
+    InvalidTopicNameException,
+)
 from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_policy_name_from_kind)
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_policy_name_from_kind,
+)
 from sensor_msgs.msg import CompressedImage, Image
 
 try:  # Iron and later
@@ -30,13 +43,29 @@ try:  # Iron and later
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
-from .image_codec import (ImageDataError, UnsupportedEncodingError, byte_array, decode_compressed,
-                          decode_image)
-from .models import ModelError
-from .node_outputs import multi_person_missing, output_messages, segment_frame, select_outputs
-from .node_params import (LIVE_NAMES, PARAMETERS, ParameterError, ParameterSpec, live_config,
-                          startup_config, updated_live_config)
-from .node_runtime import LatestFrameSlot, NodeStats, RateLimiter, diagnostic_report, stamp_age_ms
+from bodypix_ros.errors import ImageDataError, ModelError, ParameterError, UnsupportedEncodingError
+from bodypix_ros.ros.image_codec import byte_array, decode_compressed, decode_image
+from bodypix_ros.ros.outputs import (
+    multi_person_missing,
+    output_messages,
+    segment_frame,
+    select_outputs,
+)
+from bodypix_ros.ros.params import (
+    LIVE_NAMES,
+    PARAMETERS,
+    ParameterSpec,
+    live_config,
+    startup_config,
+    updated_live_config,
+)
+from bodypix_ros.ros.runtime import (
+    LatestFrameSlot,
+    NodeStats,
+    RateLimiter,
+    diagnostic_report,
+    stamp_age_ms,
+)
 
 NODE_NAME = "bodypix"
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -221,7 +250,7 @@ def parameter_descriptor(spec: ParameterSpec) -> ParameterDescriptor:
 
 
 def _load_engine(startup):
-    from .engine import BodyPixEngine
+    from bodypix_ros.engine import BodyPixEngine
 
     engine = BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
                                 cache_dir=startup.model_cache_dir, backend=startup.backend)

@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .geometry import InputGeometry, crop_box
+from bodypix_ros.geometry import InputGeometry, crop_box
 
 UNDECIDED = 255
 """Code of a 2×2 block whose samples need exact interpolation."""

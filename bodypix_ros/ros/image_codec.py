@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bodypix_ros.errors import ImageDataError, UnsupportedEncodingError
+
 RGB_ENCODINGS = ("rgb8", "rgba8")
 BGR_ENCODINGS = ("bgr8", "bgra8")
 YUV_ENCODINGS = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
@@ -35,16 +37,8 @@ _JPEG_SIGNATURE = b"\xff\xd8\xff"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class UnsupportedEncodingError(ValueError):
-    """An image encoding or compressed format this package does not convert; `.encoding` names it."""
-
-    def __init__(self, encoding: str, message: str):
-        super().__init__(message)
-        self.encoding = encoding
 
 
-class ImageDataError(ValueError):
-    """A message whose data does not match its size fields, or that cannot be decoded."""
 
 
 class DecodedFrame(NamedTuple):

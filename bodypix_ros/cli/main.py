@@ -24,15 +24,16 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import __version__
-from .engine import BACKENDS, BodyPixEngine, FrameError
-from .models import BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL, ModelError
-from .node_outputs import OUTPUT_NAMES
-from .node_params import PARAMETERS_BY_NAME
-from .parts import KEYPOINT_NAMES
-from .render import OVERLAY_MODES, render_overlay
-from .result import SegmentationResult
-from .settings import MultiPersonSettings, SegmentationSettings, SettingsError
+from bodypix_ros.engine import BACKENDS, BodyPixEngine
+from bodypix_ros.errors import CliError, FrameError, ModelError, SettingsError, UsageError
+from bodypix_ros.model.names import BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL
+from bodypix_ros.parts import KEYPOINT_NAMES
+from bodypix_ros.render import OVERLAY_MODES, render_overlay
+from bodypix_ros.result import SegmentationResult
+from bodypix_ros.ros.outputs import OUTPUT_NAMES
+from bodypix_ros.ros.params import PARAMETERS_BY_NAME
+from bodypix_ros.settings import MultiPersonSettings, SegmentationSettings
+from bodypix_ros.version import __version__
 
 PROG = "bodypix-ros"
 DEMO_IMAGE_NAME = "astronaut.png"
@@ -41,12 +42,8 @@ OVERLAY_ALPHA = PARAMETERS_BY_NAME["overlay_alpha"].default
 """Default overlay opacity: the segment node's."""
 
 
-class CliError(RuntimeError):
-    """A runtime failure of a command (unreadable image, unwritable output); exit status 1."""
 
 
-class UsageError(ValueError):
-    """A command line that cannot be run as given; exit status 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -65,9 +62,9 @@ def add_subcommands(subparsers) -> None:
     FrameError, CliError or UsageError are printed as one line by `main`.
     """
     add_segment_parser(subparsers)
-    from .bench import add_bench_parser  # imported here: bench.py imports this module's helpers
+    from bodypix_ros.cli.bench import add_bench_parser
     add_bench_parser(subparsers)
-    from .offline_sources import add_bag_parser, add_video_parser  # same reason
+    from bodypix_ros.cli.bag import add_bag_parser, add_video_parser
     add_bag_parser(subparsers)
     add_video_parser(subparsers)
 

@@ -2,21 +2,28 @@
 
 `PARAMETERS` is the single source for the node's declarations (type, description,
 range, read_only), for validating start-up values and `ros2 param set` requests,
-for the README table (`python -m bodypix_ros.node_params`) and for the test that
+for the README table (`python -m bodypix_ros.ros.params`) and for the test that
 checks config/bodypix.yaml. Ranges and defaults of the inference settings come
 from `settings.py`, overlay modes from `render.py`, the default model from `models.py`.
 """
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from .engine import BACKENDS
-from .models import DEFAULT_MODEL
-from .render import OVERLAY_MODES
-from .settings import (INTERNAL_RESOLUTION_NAMES, INTERNAL_RESOLUTION_RANGE, MAX_DETECTIONS_RANGE,
-                       REFINE_STEPS_RANGE, SegmentationSettings, SettingsError, check_part_filter,
-                       internal_resolution_fraction)
+from bodypix_ros.engine import BACKENDS
+from bodypix_ros.errors import ParameterError, SettingsError
+from bodypix_ros.model.names import DEFAULT_MODEL
+from bodypix_ros.render import OVERLAY_MODES
+from bodypix_ros.settings import (
+    INTERNAL_RESOLUTION_NAMES,
+    INTERNAL_RESOLUTION_RANGE,
+    MAX_DETECTIONS_RANGE,
+    REFINE_STEPS_RANGE,
+    SegmentationSettings,
+    check_part_filter,
+    internal_resolution_fraction,
+)
 
 UNIT_RANGE = (0.0, 1.0)
 MAX_RATE_RANGE = (0.0, 1000.0)
@@ -28,8 +35,6 @@ OUTPUT_TOPIC_PARAMETERS = {"mask": "mask_topic", "part_labels": "part_labels_top
 """Output name -> parameter holding its topic."""
 
 
-class ParameterError(ValueError):
-    """A parameter value is refused; the message is the reason given back to the caller."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from typing import List, Optional, Tuple
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from bodypix_ros.errors import ModelError
+
 DEFAULT_MODEL = "mobilenet_quant2_075_stride16"
 OFFICIAL_BASE_URL = "https://storage.googleapis.com/tfjs-models/savedmodel/bodypix/"
 BASE_URL_ENV = "BODYPIX_MODEL_BASE_URL"
@@ -35,8 +37,6 @@ _OFFICIAL_PATH = re.compile(
     r"(?:(?P<mult>050|075|100)/)?model-stride(?P<stride>\d+)\.json$")
 
 
-class ModelError(RuntimeError):
-    """A model cannot be named, found, downloaded or read; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def resolve_model(model: str, base_url: Optional[str] = None,
     $BODYPIX_MODEL_CACHE_DIR > $XDG_CACHE_HOME/bodypix_ros > ~/.cache/bodypix_ros.
     Raises ModelError saying what to do.
     """
-    from . import model_store  # model_store imports ModelError from here
+    from bodypix_ros.model import store as model_store
 
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     if _is_url(model) or _looks_like_path(model):

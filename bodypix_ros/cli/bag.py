@@ -20,14 +20,38 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .cli import (LOGGER, CliError, ProgressLog, UsageError, add_model_arguments, add_overlay_arguments,
-                  add_settings_arguments, import_optional, load_engine, make_output_dir, non_negative_int,
-                  output_names, overlay_mode_from_args, positive_int, settings_from_args, write_outputs)
-from .image_codec import (DecodedFrame, ImageDataError, UnsupportedEncodingError, decode_compressed,
-                          decode_image, swap_red_blue)
-from .node_outputs import OUTPUT_NAMES, OutputSelection, engine_request, output_messages, segment_frame
-from .node_params import LiveConfig
-from .render import render_overlay
+from bodypix_ros.cli.main import (
+    LOGGER,
+    ProgressLog,
+    add_model_arguments,
+    add_overlay_arguments,
+    add_settings_arguments,
+    import_optional,
+    load_engine,
+    make_output_dir,
+    non_negative_int,
+    output_names,
+    overlay_mode_from_args,
+    positive_int,
+    settings_from_args,
+    write_outputs,
+)
+from bodypix_ros.errors import CliError, ImageDataError, UnsupportedEncodingError, UsageError
+from bodypix_ros.render import render_overlay
+from bodypix_ros.ros.image_codec import (
+    DecodedFrame,
+    decode_compressed,
+    decode_image,
+    swap_red_blue,
+)
+from bodypix_ros.ros.outputs import (
+    OUTPUT_NAMES,
+    OutputSelection,
+    engine_request,
+    output_messages,
+    segment_frame,
+)
+from bodypix_ros.ros.params import LiveConfig
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
