@@ -9,7 +9,7 @@ import pytest
 from conftest import REFERENCE_STEMS, reference_input, run_cli
 from PIL import Image
 
-from bodypix_ros.cli import bag as offline_sources
+from bodypix_ros.cli import bag
 from bodypix_ros.render import render_overlay
 from bodypix_ros.settings import SegmentationSettings
 
@@ -160,7 +160,7 @@ def test_raw_images_become_mask_parts_and_overlay_topics(input_bag, engine, caps
     assert len(warnings) == 1 and "32FC1" in warnings[0]
     progress = [line for line in stderr if line.startswith("[")]
     assert [line.split()[0] for line in progress] == ["[1/5]", "[2/5]", "[4/5]"]
-    assert "5 frames in, 3 segmented, 2 skipped (32FC1: 2); 9 images written" in stderr[-1]
+    assert "5 frames in, 3 segmented, 2 skipped (encoding '32FC1': 2); 9 images written" in stderr[-1]
 
 
 def test_compressed_images_with_instances_into_mcap(input_bag, engine, capsys, tmp_path):
@@ -194,8 +194,8 @@ def test_interrupt_keeps_a_valid_bag_of_the_frames_done(input_bag, capsys, monke
             raise KeyboardInterrupt
         return real_segment_frame(*arguments)
 
-    real_segment_frame = offline_sources.segment_frame
-    monkeypatch.setattr(offline_sources, "segment_frame", segment_then_interrupt)
+    real_segment_frame = bag.segment_frame
+    monkeypatch.setattr(bag, "segment_frame", segment_then_interrupt)
     output_bag = tmp_path / "partial"
     status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", output_bag,
                              "--outputs", "mask")
@@ -243,7 +243,7 @@ def test_error_while_segmenting_propagates_without_writer_abort(input_bag, capsy
     def fail(*arguments):
         raise RuntimeError("segmentation failed")
 
-    monkeypatch.setattr(offline_sources, "segment_frame", fail)
+    monkeypatch.setattr(bag, "segment_frame", fail)
     monkeypatch.delattr(Writer, "abort", raising=False)
     output_bag = tmp_path / "failed"
     with pytest.raises(RuntimeError, match="segmentation failed"):

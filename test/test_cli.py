@@ -9,7 +9,7 @@ import pytest
 from conftest import REFERENCE, read_png, reference_input, run_cli
 from PIL import Image
 
-from bodypix_ros.cli import main as cli
+from bodypix_ros.cli import common as cli
 from bodypix_ros.cli.main import main
 from bodypix_ros.model.names import DEFAULT_MODEL
 from bodypix_ros.parts import KEYPOINT_NAMES
@@ -25,9 +25,9 @@ def error_lines(lines):
 
 
 def check_pngs(out_dir, stem, frame):
-    """The documented encodings of STEM.mask/parts/overlay.png; returns the (H, W) person mask."""
+    """The documented encodings of STEM.mask/part_labels/overlay.png; returns the (H, W) person mask."""
     with Image.open(out_dir / f"{stem}.mask.png") as mask_image, \
-            Image.open(out_dir / f"{stem}.parts.png") as parts_image, \
+            Image.open(out_dir / f"{stem}.part_labels.png") as parts_image, \
             Image.open(out_dir / f"{stem}.overlay.png") as overlay_image:
         assert (mask_image.mode, parts_image.mode, overlay_image.mode) == ("L", "L", "RGB")
         mask, parts, overlay = map(np.array, (mask_image, parts_image, overlay_image))
@@ -66,7 +66,7 @@ def test_segment_folder_writes_documented_pngs(capsys, tmp_path):
         assert agreement_with_reference(mask, stem) > 0.97
     check_pngs(out, "gray", np.repeat(gray[..., None], 3, axis=-1))
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{stem}.{kind}.png" for stem in (*stems, "gray") for kind in ("mask", "parts", "overlay"))
+        f"{stem}.{kind}.png" for stem in (*stems, "gray") for kind in ("mask", "part_labels", "overlay"))
     progress = [line for line in stderr if line.startswith("[")]
     assert [line.split()[:2] for line in progress] == [
         ["[1/3]", "gray.png"], ["[2/3]", f"{stems[1]}.png"], ["[3/3]", f"{stems[0]}.png"]]

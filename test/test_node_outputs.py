@@ -14,14 +14,17 @@ from conftest import ONE_PERSON, live_defaults, reference_input, ros2_types
 from bodypix_ros.render import render_overlay
 from bodypix_ros.result import SegmentationResult
 from bodypix_ros.ros.image_codec import color_fields, decode_compressed, decode_image
-from bodypix_ros.ros.outputs import (
+from bodypix_ros.frame_outputs import (
     OUTPUT_NAMES,
     OutputSelection,
     engine_request,
-    multi_person_missing,
-    output_messages,
     render_outputs,
     segment_frame,
+)
+from bodypix_ros.ros.outputs import (
+    multi_person_missing,
+    output_fields,
+    output_messages,
     select_outputs,
 )
 from bodypix_ros.ros.params import updated_live_config
@@ -36,6 +39,17 @@ def ros_header(sec=0, nanosec=0, frame_id=""):
     types = ros2_types()
     return types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
                                         frame_id=frame_id)
+
+
+def render_fields(frame, result, selection, config):
+    """The node's output image fields of `result` on a decoded frame."""
+    return output_fields(render_outputs(frame.rgb, result, selection, config), frame.bgr_ordered)
+
+
+def segment_fields(engine, frame, selection, config):
+    """(result, output image fields) of a decoded frame, as the node computes them."""
+    outputs = segment_frame(engine, frame.rgb, selection, config)
+    return outputs.result, output_fields(outputs.images, frame.bgr_ordered)
 
 
 class RecordingEngine:
@@ -114,7 +128,7 @@ def test_overlay_goes_out_in_the_inputs_channel_order(bgr_ordered):
                                                         **color_fields(rgb, bgr_ordered)._asdict()))
     result = synthetic_result()
     config = live(overlay_mode="parts", overlay_alpha=0.5)
-    outputs = render_outputs(frame, result, OutputSelection(True, True, True, True), config)
+    outputs = render_fields(frame, result, OutputSelection(True, True, True, True), config)
     assert set(outputs) == set(OUTPUT_NAMES)
     assert outputs["overlay"].encoding == ("bgr8" if bgr_ordered else "rgb8")
     header = ros_header(5, 6, "cam")
@@ -130,14 +144,14 @@ def test_overlay_goes_out_in_the_inputs_channel_order(bgr_ordered):
 def test_outputs_the_result_lacks_are_left_out():
     result = dataclasses.replace(synthetic_result(), part_labels=None, instances=None)
     frame = decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8)))
-    outputs = render_outputs(frame, result, OutputSelection(True, True, True, False), live())
+    outputs = render_fields(frame, result, OutputSelection(True, True, True, False), live())
     assert set(outputs) == {"mask"}
 
 
 def test_output_messages_carry_the_input_header_and_wrap_data():
     types = ros2_types()
     header = ros_header(1234, 5678, "camera_optical")
-    outputs = render_outputs(decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8))), synthetic_result(),
+    outputs = render_fields(decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8))), synthetic_result(),
                              OutputSelection(True, False, False, True), live(overlay_mode="mask"))
     wrapped = []
     messages = output_messages(types["sensor_msgs/msg/Image"], header, outputs,
@@ -182,7 +196,7 @@ def test_every_encoding_gives_all_outputs_at_input_size_with_input_header(engine
     selection = OutputSelection(mask=True, part_labels=True, instances=False, overlay=True)
     for name, message in input_messages(rgb).items():
         frame = decode_compressed(message) if name == "png" else decode_image(message)
-        _, outputs = segment_frame(recording, frame, selection, live())
+        _, outputs = segment_fields(recording, frame, selection, live())
         messages = output_messages(types["sensor_msgs/msg/Image"], message.header, outputs)
         assert set(messages) == {"mask", "part_labels", "overlay"}, name
         for output in messages.values():
@@ -201,7 +215,7 @@ def test_mask_only_skips_part_labels_and_instances(engine):
     rgb = cv2.resize(reference_input(ONE_PERSON), (160, 120), interpolation=cv2.INTER_AREA)
     recording = RecordingEngine(engine)
     config = live(**{"multi_person.enabled": True})
-    result, outputs = segment_frame(recording, decode_image(_rgb8_message(rgb)),
+    result, outputs = segment_fields(recording, decode_image(_rgb8_message(rgb)),
                                     select_outputs({"mask": 1}, multi_person_enabled=True), config)
     assert recording.calls == [{"part_labels": False, "instances": False}]
     assert result.part_labels is None and result.instances is None
@@ -213,7 +227,7 @@ def test_instances_are_published_when_subscribed_and_enabled(engine):
     recording = RecordingEngine(engine)
     config = live(**{"multi_person.enabled": True}, overlay_mode="persons")
     selection = select_outputs({"instances": 1, "overlay": 1}, multi_person_enabled=True)
-    result, outputs = segment_frame(recording, decode_image(_rgb8_message(rgb)), selection, config)
+    result, outputs = segment_fields(recording, decode_image(_rgb8_message(rgb)), selection, config)
     assert recording.calls == [{"part_labels": False, "instances": True}]
     assert set(outputs) == {"instances", "overlay"}
     instances = np.asarray(outputs["instances"].data).reshape(rgb.shape[:2])

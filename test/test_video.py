@@ -68,7 +68,7 @@ def test_every_other_frame_becomes_overlay_video_and_pngs(input_video, engine, c
         change = np.abs(overlay_frame.astype(int) - frame).sum(axis=-1)
         assert np.median(change[person]) > 5 * np.median(change[~person]) + 20
     assert sorted(p.name for p in tmp_path.glob("people.0*")) == sorted(
-        f"people.{index:06d}.{kind}.png" for index in (0, 2) for kind in ("mask", "parts", "overlay"))
+        f"people.{index:06d}.{kind}.png" for index in (0, 2) for kind in ("mask", "part_labels", "overlay"))
     assert [line.split()[:3] for line in stderr[:-1]] == [["[1/2]", "frame", "0"], ["[2/2]", "frame", "2"]]
     assert stderr[-1].startswith("2 frames segmented (every 2)")
 

@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from bodypix_ros.cli.main import (
+from bodypix_ros.cli.common import (
     OVERLAY_ALPHA,
     add_model_arguments,
     add_settings_arguments,
@@ -388,8 +388,8 @@ def draw_chart(rows: Sequence[dict], title: str, path: Path) -> None:
 
 # ---- command -----------------------------------------------------------------------------------
 
-def add_bench_parser(subparsers) -> None:
-    """Register `bench` and `bench-node` (the ROS node latency benchmark, needs rclpy)."""
+def add_parser(subparsers) -> None:
+    """Register `bench`."""
     parser = subparsers.add_parser(
         "bench", help="time each stage of our pipeline against tf-bodypix's on the same frames",
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -412,15 +412,6 @@ def add_bench_parser(subparsers) -> None:
     add_settings_arguments(parser)
     parser.set_defaults(run=run_bench)
 
-    from bodypix_ros.cli.node_bench import add_node_bench_arguments, run_node_bench_command
-
-    node_parser = subparsers.add_parser(
-        "bench-node", help="latency, throughput and CPU use of a running segment node (needs ROS 2)",
-        description="Publish frames to a running segment node at a fixed rate and report end-to-end "
-                    "latency (p50/p95, from the header stamp), throughput, drop rate and the node's CPU use "
-                    "with and without subscribers.")
-    add_node_bench_arguments(node_parser)
-    node_parser.set_defaults(run=run_node_bench_command)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`bodypix-ros bench-node` / `python -m bodypix_ros.cli.node_bench`: latency of a running segment node.
+"""`bodypix-ros bench-node`: latency of a running segment node.
 
 Publishes one photo as rgb8 frames (default 640x480) at a fixed rate (default 30 Hz for 60 s)
 on the node's input topic, each stamped with the ROS clock, and subscribes to its outputs
@@ -21,16 +21,18 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
-from bodypix_ros.cli.main import (
+from bodypix_ros.cli.bench import bench_photo, resize_frame
+from bodypix_ros.cli.common import (
     non_negative_float,
-    output_names,
+    output_list,
     positive_float,
     positive_int,
     write_text,
 )
 from bodypix_ros.errors import CliError
+from bodypix_ros.frame_outputs import OUTPUT_NAMES
 from bodypix_ros.ros.image_codec import byte_array, color_fields
-from bodypix_ros.ros.outputs import OUTPUT_NAMES, output_messages
+from bodypix_ros.ros.outputs import output_messages
 from bodypix_ros.ros.runtime import stamp_ns
 
 DEFAULT_OUTPUTS = ("mask", "part_labels", "overlay")
@@ -99,8 +101,6 @@ def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float:
 
 def published_frame(image: Optional[Path], width: int, height: int) -> np.ndarray:
     """(height, width, 3) uint8 RGB: the bench photo (see `bench.bench_photo`) resized, PIL bilinear."""
-    from bodypix_ros.cli.bench import bench_photo, resize_frame
-
     return resize_frame(bench_photo(image)[1], (width, height))
 
 
@@ -223,14 +223,26 @@ def _wait_for_graph(node, publisher, output_topics: Mapping[str, str], log) -> N
 
 # ---- command line ------------------------------------------------------------------------------
 
+def add_parser(subparsers) -> None:
+    """Register `bench-node` (the ROS node latency benchmark, needs rclpy)."""
+    parser = subparsers.add_parser(
+        "bench-node",
+        help="latency, throughput and CPU use of a running segment node (needs ROS 2)",
+        description="Publish frames to a running segment node at a fixed rate and report "
+                    "end-to-end latency (p50/p95, from the header stamp), throughput, drop rate "
+                    "and the node's CPU use with and without subscribers.")
+    add_node_bench_arguments(parser)
+    parser.set_defaults(run=run_node_bench_command)
+
+
 def add_node_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `bodypix-ros bench-node` and `python -m bodypix_ros.cli.node_bench`."""
+    """Options of `bodypix-ros bench-node`."""
     parser.add_argument("--node", default="/bodypix", metavar="NAME",
                         help="fully qualified name of the segment node; outputs are NAME/<output> "
                              "(default: %(default)s)")
     parser.add_argument("--input-topic", default="/image", metavar="TOPIC",
                         help="the node's input topic (default: %(default)s)")
-    parser.add_argument("--outputs", type=output_names, default=",".join(DEFAULT_OUTPUTS), metavar="NAMES",
+    parser.add_argument("--outputs", type=output_list, default=",".join(DEFAULT_OUTPUTS), metavar="NAMES",
                         help=f"outputs to subscribe to, of {', '.join(OUTPUT_NAMES)} (default: %(default)s)")
     parser.add_argument("--image", type=Path, metavar="PHOTO",
                         help="photo to publish, resized (default: as for `bench`)")
@@ -268,9 +280,3 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
 
 def _progress(message: str) -> None:
     print(f"bench-node: {message}", file=sys.stderr, flush=True)
-
-
-if __name__ == "__main__":
-    from bodypix_ros.cli.main import main
-
-    sys.exit(main(["bench-node"] + sys.argv[1:]))

@@ -1,8 +1,9 @@
 """ROS 2 node `bodypix` (Humble, Jazzy): BodyPix person mask, part labels, instances, overlay.
 
 The only module that imports rclpy and ROS messages. What it decides lives in ROS-free
-modules: parameters in `node_params`, conversions in `image_codec`, output selection
-in `node_outputs`, the latest-frame worker's parts and diagnostics in `node_runtime`.
+modules: parameters in `ros.params`, conversions in `ros.image_codec`, output selection in
+`ros.outputs`, refused frames in `ros.rejects`, the latest-frame worker's parts and
+diagnostics in `ros.runtime`; each frame goes through `frame_outputs.segment_frame`.
 TensorFlow loads when the engine is built, in the node's constructor.
 
 The subscription callback only stores the newest message; one worker thread decodes,
@@ -43,12 +44,13 @@ try:  # Iron and later
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
-from bodypix_ros.errors import ImageDataError, ModelError, ParameterError, UnsupportedEncodingError
+from bodypix_ros.errors import DecodeError, ModelError, ParameterError
+from bodypix_ros.frame_outputs import segment_frame
 from bodypix_ros.ros.image_codec import byte_array, decode_compressed, decode_image
 from bodypix_ros.ros.outputs import (
     multi_person_missing,
+    output_fields,
     output_messages,
-    segment_frame,
     select_outputs,
 )
 from bodypix_ros.ros.params import (
@@ -59,6 +61,7 @@ from bodypix_ros.ros.params import (
     startup_config,
     updated_live_config,
 )
+from bodypix_ros.ros.rejects import RejectLog, reject_cause
 from bodypix_ros.ros.runtime import (
     LatestFrameSlot,
     NodeStats,
@@ -100,7 +103,7 @@ class SegmentNode(Node):
         self.engine = engine if engine is not None else _load_engine(startup)
         self.stats = NodeStats()
         self._limiter = RateLimiter()
-        self._warned_encodings = set()
+        self._rejects = RejectLog()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
@@ -203,17 +206,13 @@ class SegmentNode(Node):
         self._limiter.accept(started, live.max_rate)
         try:
             frame = self._decode(message)
-        except UnsupportedEncodingError as error:
+        except DecodeError as error:
             self.stats.frame_rejected(started, str(error))
-            if error.encoding not in self._warned_encodings:
-                self._warned_encodings.add(error.encoding)
-                self.get_logger().warning(f"dropping frames: {error}")
+            if self._rejects.note(error):
+                self.get_logger().warning(f"dropping frames ({reject_cause(error)}): {error}")
             return
-        except ImageDataError as error:
-            self.stats.frame_rejected(started, str(error))
-            self.get_logger().warning(f"dropping a frame: {error}", throttle_duration_sec=LOG_THROTTLE_S)
-            return
-        _, outputs = segment_frame(self.engine, frame, selection, live)
+        images = segment_frame(self.engine, frame.rgb, selection, live).images
+        outputs = output_fields(images, frame.bgr_ordered)
         for name, output in output_messages(Image, message.header, outputs, byte_array).items():
             self.output_publishers[name].publish(output)
         stamp = message.header.stamp

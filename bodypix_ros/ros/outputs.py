@@ -1,47 +1,19 @@
-"""Which outputs the node computes for a frame, and the output images it publishes. No ROS.
+"""Which outputs the node computes for a frame, and its output images as message fields. No ROS.
 
-Only outputs with a subscriber are computed: no subscriber, no inference; the part
-labels and the instance decode run only when a wanted output needs them.
+Only outputs with a subscriber are computed: no subscriber, no inference.
 """
 
-from typing import Callable, Dict, Mapping, NamedTuple, Tuple
+from typing import Callable, Dict, Mapping
 
-from bodypix_ros.render import render_overlay
-from bodypix_ros.result import SegmentationResult
-from bodypix_ros.ros.image_codec import DecodedFrame, ImageFields, color_fields, mono8_fields
-from bodypix_ros.ros.params import OUTPUT_TOPIC_PARAMETERS, LiveConfig
+import numpy as np
 
-OUTPUT_NAMES = tuple(OUTPUT_TOPIC_PARAMETERS)
-"""'mask', 'part_labels', 'instances', 'overlay'."""
+from bodypix_ros.frame_outputs import MONO_OUTPUTS, OUTPUT_NAMES, OutputSelection
+from bodypix_ros.ros.image_codec import ImageFields, color_fields, mono8_fields
+from bodypix_ros.ros.params import LiveConfig
 
 
-class OutputSelection(NamedTuple):
-    """The outputs to compute for one frame."""
-
-    mask: bool
-    part_labels: bool
-    instances: bool
-    overlay: bool
-
-    @property
-    def any(self) -> bool:
-        """Whether the frame needs inference at all."""
-        return any(self)
-
-    @property
-    def names(self):
-        """Names of the selected outputs."""
-        return tuple(name for name, wanted in zip(OUTPUT_NAMES, self) if wanted)
-
-
-class EngineRequest(NamedTuple):
-    """Keyword arguments of `BodyPixEngine.segment` for a selection."""
-
-    part_labels: bool
-    instances: bool
-
-
-def select_outputs(subscriber_counts: Mapping[str, int], multi_person_enabled: bool) -> OutputSelection:
+def select_outputs(subscriber_counts: Mapping[str, int],
+                   multi_person_enabled: bool) -> OutputSelection:
     """Output name -> subscriber count (disabled outputs absent) -> the outputs to compute.
 
     Instances need the multi-person decode, so they are computed only when it is enabled.
@@ -52,44 +24,18 @@ def select_outputs(subscriber_counts: Mapping[str, int], multi_person_enabled: b
 
 
 def multi_person_missing(subscriber_counts: Mapping[str, int], live: LiveConfig) -> bool:
-    """Whether instances or the persons overlay have subscribers while multi_person.enabled is false."""
+    """Whether instances or the persons overlay have subscribers while multi_person is off."""
     persons_overlay = subscriber_counts.get("overlay", 0) > 0 and live.overlay_mode == "persons"
     wanted = subscriber_counts.get("instances", 0) > 0 or persons_overlay
     return wanted and not live.settings.multi_person.enabled
 
 
-def engine_request(selection: OutputSelection, live: LiveConfig) -> EngineRequest:
-    """Which expensive stages the selected outputs need (overlay_mode decides the overlay's)."""
-    overlay_mode = live.overlay_mode if selection.overlay else None
-    return EngineRequest(
-        part_labels=selection.part_labels or overlay_mode == "parts",
-        instances=live.settings.multi_person.enabled and (selection.instances or overlay_mode == "persons"))
-
-
-def render_outputs(frame: DecodedFrame, result: SegmentationResult, selection: OutputSelection,
-                   live: LiveConfig) -> Dict[str, ImageFields]:
-    """Selected output name -> image fields, each at the frame's resolution.
-
-    mask, part_labels, instances: mono8; overlay: rgb8, or bgr8 when the frame was blue-first.
-    An output the result lacks (e.g. instances with the decode disabled) is left out.
-    """
-    images = {"mask": result.person_mask, "part_labels": result.part_labels,
-              "instances": result.instances}
-    outputs = {name: mono8_fields(images[name]) for name in selection.names
-               if name in images and images[name] is not None}
-    if selection.overlay:
-        overlay = render_overlay(frame.rgb, result, live.overlay_mode, live.overlay_alpha)
-        outputs["overlay"] = color_fields(overlay, frame.bgr_ordered)
-    return outputs
-
-
-def segment_frame(engine, frame: DecodedFrame, selection: OutputSelection,
-                  live: LiveConfig) -> Tuple[SegmentationResult, Dict[str, ImageFields]]:
-    """Run `engine` on the frame for the selected outputs -> (result, output image fields)."""
-    request = engine_request(selection, live)
-    result = engine.segment(frame.rgb, live.settings, part_labels=request.part_labels,
-                            instances=request.instances)
-    return result, render_outputs(frame, result, selection, live)
+def output_fields(images: Mapping[str, np.ndarray], bgr_ordered: bool) -> Dict[str, ImageFields]:
+    """Output name -> image fields: mono8 label images; rgb8 colour images, bgr8 when the
+    input frame was blue-first (`bgr_ordered`)."""
+    return {name: mono8_fields(image) if name in MONO_OUTPUTS
+            else color_fields(image, bgr_ordered)
+            for name, image in images.items()}
 
 
 def output_messages(image_type: Callable, header, outputs: Mapping[str, ImageFields],
@@ -99,5 +45,6 @@ def output_messages(image_type: Callable, header, outputs: Mapping[str, ImageFie
     wrap_data converts the uint8 data array to what the message type stores
     (rclpy: array.array('B'); rosbags: the array itself).
     """
-    return {name: image_type(header=header, **fields._replace(data=wrap_data(fields.data))._asdict())
+    return {name: image_type(header=header,
+                             **fields._replace(data=wrap_data(fields.data))._asdict())
             for name, fields in outputs.items()}

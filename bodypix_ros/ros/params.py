@@ -4,7 +4,7 @@
 range, read_only), for validating start-up values and `ros2 param set` requests,
 for the README table (`python -m bodypix_ros.ros.params`) and for the test that
 checks config/bodypix.yaml. Ranges and defaults of the inference settings come
-from `settings.py`, overlay modes from `render.py`, the default model from `models.py`.
+from `settings.py`, overlay modes from `render.py`, the default model from `model.names`.
 """
 
 from collections.abc import Sequence
@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from bodypix_ros.engine import BACKENDS
 from bodypix_ros.errors import ParameterError, SettingsError
+from bodypix_ros.frame_outputs import OUTPUT_NAMES, RenderConfig
 from bodypix_ros.model.names import DEFAULT_MODEL
 from bodypix_ros.render import OVERLAY_MODES
 from bodypix_ros.settings import (
@@ -30,8 +31,7 @@ MAX_RATE_RANGE = (0.0, 1000.0)
 QOS_DEPTH_RANGE = (1, 100)
 INPUT_TRANSPORTS = ("raw", "compressed")
 QOS_RELIABILITIES = ("best_effort", "reliable")
-OUTPUT_TOPIC_PARAMETERS = {"mask": "mask_topic", "part_labels": "part_labels_topic",
-                           "instances": "instances_topic", "overlay": "overlay_topic"}
+OUTPUT_TOPIC_PARAMETERS = {name: f"{name}_topic" for name in OUTPUT_NAMES}
 """Output name -> parameter holding its topic."""
 
 
@@ -200,12 +200,9 @@ SETTINGS_NAMES = ("internal_resolution", "segmentation_threshold", "part_filter"
 
 
 @dataclass(frozen=True)
-class LiveConfig:
+class LiveConfig(RenderConfig):
     """What the live parameters mean for the next frame; max_rate in Hz, 0 = unlimited."""
 
-    settings: SegmentationSettings
-    overlay_mode: str
-    overlay_alpha: float
     max_rate: float
 
 

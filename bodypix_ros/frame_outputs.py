@@ -1,0 +1,103 @@
+"""The one per-frame path: what to compute for a frame, and the output images drawn from it.
+
+The node, the bag and video tools and `bodypix-ros segment` all call `segment_frame`, with
+one set of output names. Only what a selected output needs is computed: the part labels
+and the multi-person decode run only when a selected output (or the overlay mode) needs them.
+No ROS, no TensorFlow here.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, NamedTuple
+
+import numpy as np
+
+from bodypix_ros.render import render_overlay
+from bodypix_ros.result import SegmentationResult
+from bodypix_ros.settings import SegmentationSettings
+
+OUTPUT_NAMES = ("mask", "part_labels", "instances", "overlay")
+"""Every output, in this order everywhere: topics, bag topics, file names STEM.<name>.png."""
+
+MONO_OUTPUTS = ("mask", "part_labels", "instances")
+"""Outputs that are (H, W) uint8 label images; the others are (H, W, 3) uint8 RGB."""
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How to segment and draw a frame: the engine settings and the overlay's mode and opacity."""
+
+    settings: SegmentationSettings
+    overlay_mode: str
+    overlay_alpha: float
+
+
+class OutputSelection(NamedTuple):
+    """The outputs to compute for one frame (one flag per name of OUTPUT_NAMES)."""
+
+    mask: bool
+    part_labels: bool
+    instances: bool
+    overlay: bool
+
+    @classmethod
+    def of(cls, names) -> "OutputSelection":
+        """The selection of the given output names."""
+        return cls(**{name: name in names for name in OUTPUT_NAMES})
+
+    @property
+    def any(self) -> bool:
+        """Whether the frame needs inference at all."""
+        return any(self)
+
+    @property
+    def names(self):
+        """Names of the selected outputs."""
+        return tuple(name for name, wanted in zip(OUTPUT_NAMES, self, strict=True) if wanted)
+
+
+class EngineRequest(NamedTuple):
+    """Keyword arguments of `BodyPixEngine.segment` for a selection."""
+
+    part_labels: bool
+    instances: bool
+
+
+class FrameOutputs(NamedTuple):
+    """One frame's result and its selected output images at the frame's resolution.
+
+    images: output name -> (H, W) uint8 for MONO_OUTPUTS, (H, W, 3) uint8 RGB for the overlay.
+    An output the result lacks (instances with the decode disabled) is left out.
+    """
+
+    result: SegmentationResult
+    images: Dict[str, np.ndarray]
+
+
+def engine_request(selection: OutputSelection, config: RenderConfig) -> EngineRequest:
+    """Which expensive stages the selected outputs need (overlay_mode decides the overlay's)."""
+    overlay_mode = config.overlay_mode if selection.overlay else None
+    multi_person = config.settings.multi_person.enabled
+    return EngineRequest(
+        part_labels=selection.part_labels or overlay_mode == "parts",
+        instances=multi_person and (selection.instances or overlay_mode == "persons"))
+
+
+def render_outputs(rgb: np.ndarray, result: SegmentationResult, selection: OutputSelection,
+                   config: RenderConfig) -> Dict[str, np.ndarray]:
+    """The selected output images of `result` on the (H, W, 3) uint8 RGB frame (see FrameOutputs)."""
+    labels = {"mask": result.person_mask, "part_labels": result.part_labels,
+              "instances": result.instances}
+    images = {name: labels[name] for name in selection.names
+              if name in labels and labels[name] is not None}
+    if selection.overlay:
+        images["overlay"] = render_overlay(rgb, result, config.overlay_mode, config.overlay_alpha)
+    return images
+
+
+def segment_frame(engine, rgb: np.ndarray, selection: OutputSelection,
+                  config: RenderConfig) -> FrameOutputs:
+    """Run `engine` on the (H, W, 3) uint8 RGB frame for the selected outputs."""
+    request = engine_request(selection, config)
+    result = engine.segment(rgb, config.settings, part_labels=request.part_labels,
+                            instances=request.instances)
+    return FrameOutputs(result, render_outputs(rgb, result, selection, config))
