@@ -67,15 +67,16 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
 class BodyPixEngine:
     """A loaded BodyPix network and the TFJS pre- and post-processing around it.
 
-    graph: the network as a TensorFlow GraphModel; model: the network alone as the backend runs
-    it, `model(batch) -> {output node name: [1, h, w, C]}`.
+    graph_model: the network as a TensorFlow GraphModel; network: the network alone as the
+    backend runs it, `network(batch) -> {output node name: [1, h, w, C]}`; model_name: the
+    model's short name (or its path or URL).
     """
 
     def __init__(self, graph: GraphModel, architecture: str, output_stride: int, model_name: str,
                  backend: str = "tensorflow"):
         import tensorflow as tf
 
-        self.graph = graph
+        self.graph_model = graph
         self.architecture = architecture
         self.output_stride = output_stride
         self.model_name = model_name
@@ -84,10 +85,10 @@ class BodyPixEngine:
         if backend == "tflite":
             from bodypix_ros.model.tflite import TFLiteFunction
 
-            self.model = TFLiteFunction(graph, ["batch"])
+            self.network = TFLiteFunction(graph, ["batch"])
             self._lite_infer = TFLiteFunction(self._network_graph, ["batch", "with_parts"])
         else:
-            self.model = graph
+            self.network = graph
             self._traced_infer = tf.function(self._infer_graph, input_signature=[
                 tf.TensorSpec([None, None, 3], tf.uint8), tf.TensorSpec([], tf.bool),
                 tf.TensorSpec([4], tf.int32), tf.TensorSpec([2], tf.int32)])
@@ -106,7 +107,7 @@ class BodyPixEngine:
         uint8 ([1, 1] without parts)}."""
         import tensorflow as tf
 
-        raw = self.graph(batch)
+        raw = self.graph_model(batch)
         outputs = {field: raw[node] for field, node in self._output_keys.items()}
         outputs.update(_input_scores_graph(outputs["segments"], outputs["part_heatmaps"], tf.shape(batch)[1:3],
                                            with_parts))

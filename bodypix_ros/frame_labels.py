@@ -17,7 +17,7 @@ from bodypix_ros.geometry import InputGeometry, crop_box
 
 UNDECIDED = 255
 """Code of a 2×2 block whose samples need exact interpolation."""
-BLOCK = np.ones((2, 2), dtype=np.uint8)
+BLOCK_KERNEL = np.ones((2, 2), dtype=np.uint8)
 """A 2×2 block as an OpenCV structuring element (anchored at its top-left)."""
 
 
@@ -82,14 +82,14 @@ def block_min(values: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> (h, w) uint8 minimum over each 2×2 block (y..y+1, x..x+1; edges repeat)."""
     import cv2
 
-    return cv2.erode(values, BLOCK, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    return cv2.erode(values, BLOCK_KERNEL, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
 
 
 def block_max(values: np.ndarray) -> np.ndarray:
     """(h, w) uint8 -> (h, w) uint8 maximum over each 2×2 block (y..y+1, x..x+1; edges repeat)."""
     import cv2
 
-    return cv2.dilate(values, BLOCK, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    return cv2.dilate(values, BLOCK_KERNEL, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
 
 
 class PixelCorners(NamedTuple):

@@ -25,11 +25,6 @@ class InputGeometry(NamedTuple):
     output_stride: int
 
     @property
-    def grid_size(self) -> Tuple[int, int]:
-        """Size of the network's output grid: (input - 1) / stride + 1 per axis."""
-        return tuple((side - 1) // self.output_stride + 1 for side in self.input_size)
-
-    @property
     def padded_size(self) -> Tuple[int, int]:
         """Frame size plus padding, in frame pixels."""
         height, width = self.frame_size

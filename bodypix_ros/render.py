@@ -24,18 +24,6 @@ def color_labels(labels: np.ndarray, palette: np.ndarray,
     return table.take(labels, axis=0)
 
 
-def color_parts(part_labels: np.ndarray, palette: np.ndarray = RAINBOW_PART_COLORS,
-                background: Sequence[int] = (0, 0, 0)) -> np.ndarray:
-    """Part labels (0 = background, k + 1 = part k) -> (H, W, 3) uint8, TFJS rainbow by default."""
-    return color_labels(part_labels, palette, background)
-
-
-def color_persons(instances: np.ndarray, palette: np.ndarray = PERSON_COLORS,
-                  background: Sequence[int] = (0, 0, 0)) -> np.ndarray:
-    """Instance ids (0 = background, i = person i) -> (H, W, 3) uint8, one colour per person."""
-    return color_labels(instances, palette, background)
-
-
 def overlay_labels(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float) -> np.ndarray:
     """Blend each labelled pixel's colour onto the frame: frame * (1 - alpha) + colour * alpha.
 

@@ -26,6 +26,13 @@ def ros2_types():
     return typesys.get_typestore(typesys.Stores.ROS2_HUMBLE).types
 
 
+def parameter_defaults() -> dict:
+    """Every node parameter at its default: {parameter name: value}."""
+    from bodypix_ros.ros.params import PARAMETERS
+
+    return {spec.name: spec.default for spec in PARAMETERS}
+
+
 def live_defaults() -> dict:
     """The node's live parameters at their defaults: {parameter name: value}."""
     from bodypix_ros.ros.params import LIVE_NAMES, PARAMETERS_BY_NAME
@@ -44,6 +51,11 @@ def run_cli(capsys, command: str, *arguments):
         status = exit_.code
     captured = capsys.readouterr()
     return status, captured.out.splitlines(), captured.err.splitlines()
+
+
+def grid_size(geometry) -> tuple:
+    """(h, w) of the network's output grid for an InputGeometry: (input - 1) / stride + 1."""
+    return tuple((side - 1) // geometry.output_stride + 1 for side in geometry.input_size)
 
 
 def require_shared():

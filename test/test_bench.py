@@ -78,11 +78,11 @@ def test_all_local_lists_the_official_models_present(tmp_path):
         path = tmp_path / spec.relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
-    assert bench.model_names(bench.ALL_LOCAL, str(tmp_path)) == [spec.name for spec in present]
-    assert bench.model_names(bench.ALL_LOCAL, tmp_path.as_uri()) == [spec.name for spec in present]
-    assert bench.model_names("a, b,a", None) == ["a", "b"]
+    assert bench.models_to_bench(bench.ALL_LOCAL, str(tmp_path)) == [spec.name for spec in present]
+    assert bench.models_to_bench(bench.ALL_LOCAL, tmp_path.as_uri()) == [spec.name for spec in present]
+    assert bench.models_to_bench("a, b,a", None) == ["a", "b"]
     with pytest.raises(UsageError, match="local"):
-        bench.model_names(bench.ALL_LOCAL, "https://example.com/models")
+        bench.models_to_bench(bench.ALL_LOCAL, "https://example.com/models")
 
 
 def test_summaries_keep_stage_order_and_ratios_compare_medians():

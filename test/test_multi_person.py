@@ -13,6 +13,7 @@ from conftest import (
     REFERENCE,
     REFERENCE_MODELS,
     REFERENCE_STEMS,
+    grid_size,
     load_engine,
     read_png,
     reference_input,
@@ -145,7 +146,7 @@ def matcher_scene(far_pose_face_score: float = 0.9):
     """A 64x128 frame at full resolution (5x9 grid, no padding). Cells of columns 0-3 send
     the walk far right (clamped at the last column, where the offset is 0); others stay."""
     geometry = input_geometry((64, 128), 1.0, STRIDE)
-    assert geometry.grid_size == (5, 9) and not any(geometry.padding)
+    assert grid_size(geometry) == (5, 9) and not any(geometry.padding)
     long_offsets = np.zeros((5, 9, 34), dtype=np.float32)
     long_offsets[:, :4, 17:22] = 200.0
     right, left = face_pose(127.0, 32.0), face_pose(40.0, 32.0, far_pose_face_score)

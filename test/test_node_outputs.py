@@ -11,9 +11,6 @@ import numpy as np
 import pytest
 from conftest import ONE_PERSON, live_defaults, reference_input, ros2_types
 
-from bodypix_ros.render import render_overlay
-from bodypix_ros.result import SegmentationResult
-from bodypix_ros.ros.image_codec import color_fields, decode_compressed, decode_image
 from bodypix_ros.frame_outputs import (
     OUTPUT_NAMES,
     OutputSelection,
@@ -21,6 +18,9 @@ from bodypix_ros.frame_outputs import (
     render_outputs,
     segment_frame,
 )
+from bodypix_ros.render import render_overlay
+from bodypix_ros.result import SegmentationResult
+from bodypix_ros.ros.image_codec import color_fields, decode_compressed, decode_image
 from bodypix_ros.ros.outputs import (
     multi_person_missing,
     output_fields,

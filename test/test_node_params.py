@@ -4,7 +4,7 @@ import array
 import re
 
 import pytest
-from conftest import PYTHON_TYPES, live_defaults
+from conftest import PYTHON_TYPES, live_defaults, parameter_defaults
 
 from bodypix_ros.errors import ParameterError, SettingsError
 from bodypix_ros.model.names import DEFAULT_MODEL
@@ -14,7 +14,6 @@ from bodypix_ros.ros.params import (
     PARAMETERS,
     PARAMETERS_BY_NAME,
     check_value,
-    default_values,
     live_config,
     parameter_table_markdown,
     startup_config,
@@ -48,10 +47,10 @@ def test_each_default_has_its_declared_ros_type_and_is_valid(spec):
 
 
 def test_defaults_are_the_engines_defaults():
-    config = live_config(default_values())
+    config = live_config(parameter_defaults())
     assert config.settings == SegmentationSettings()
     assert config.overlay_mode == OVERLAY_MODES[0] and config.max_rate == 0.0
-    startup = startup_config(default_values())
+    startup = startup_config(parameter_defaults())
     assert startup.model == DEFAULT_MODEL
     assert startup.output_topics == {"mask": "~/mask", "part_labels": "~/part_labels",
                                      "instances": "~/instances", "overlay": "~/overlay"}
@@ -149,7 +148,7 @@ def test_internal_resolution_accepts_names_and_numbers(value, fraction):
 
 
 def test_empty_output_topics_disable_outputs_and_paths_are_kept():
-    values = {**default_values(), "instances_topic": "", "overlay_topic": "  ",
+    values = {**parameter_defaults(), "instances_topic": "", "overlay_topic": "  ",
               "model_base_url": "/srv/models", "model_cache_dir": "~/cache", "input_topic": "/cam/image"}
     startup = startup_config(values)
     assert set(startup.output_topics) == {"mask", "part_labels"}
@@ -169,7 +168,7 @@ def test_empty_output_topics_disable_outputs_and_paths_are_kept():
 ])
 def test_invalid_startup_values_are_refused(name, value, reason):
     with pytest.raises(ParameterError, match=reason):
-        startup_config({**default_values(), name: value})
+        startup_config({**parameter_defaults(), name: value})
 
 
 def test_markdown_table_has_one_well_formed_row_per_parameter():

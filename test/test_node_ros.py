@@ -18,7 +18,7 @@ pytest.importorskip("sensor_msgs.msg", reason="sensor_msgs is not importable: so
 pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs is not importable: source ROS 2")
 
 from builtin_interfaces.msg import Time  # noqa: E402
-from conftest import ONE_PERSON, load_engine, reference_input  # noqa: E402
+from conftest import ONE_PERSON, load_engine, parameter_defaults, reference_input  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.context import Context  # noqa: E402
@@ -32,7 +32,7 @@ from bodypix_ros.errors import ModelError  # noqa: E402
 from bodypix_ros.ros import node as segment_node  # noqa: E402
 from bodypix_ros.ros.image_codec import byte_array, color_fields  # noqa: E402
 from bodypix_ros.ros.outputs import output_messages  # noqa: E402
-from bodypix_ros.ros.params import default_values, live_config  # noqa: E402
+from bodypix_ros.ros.params import live_config  # noqa: E402
 
 OUTPUTS = ("mask", "part_labels", "instances", "overlay")
 WAIT_S = 120.0
@@ -279,7 +279,7 @@ def test_parameters_are_declared_with_ranges_and_read_only(context, counting_eng
     assert threshold.floating_point_range[0].to_value == 1.0 and not threshold.read_only
     assert node.describe_parameter("multi_person.refine_steps").integer_range[0].to_value == 20
     assert node.describe_parameter("model").read_only
-    assert node.live == live_config(default_values())
+    assert node.live == live_config(parameter_defaults())
 
 
 def test_a_bad_model_stops_start_up_with_exit_code_1(context):

@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 
 from bodypix_ros.parts import PERSON_COLORS, RAINBOW_PART_COLORS
-from bodypix_ros.render import color_parts, color_persons, overlay_labels, render_overlay
+from bodypix_ros.render import color_labels, overlay_labels, render_overlay
 from bodypix_ros.result import SegmentationResult
 
 
 def test_color_parts_uses_the_tfjs_rainbow_and_background():
     labels = np.array([[0, 1, 24]], np.uint8)
-    colored = color_parts(labels, background=(255, 255, 255))
+    colored = color_labels(labels, RAINBOW_PART_COLORS, background=(255, 255, 255))
     assert colored.tolist() == [[[255, 255, 255], RAINBOW_PART_COLORS[0].tolist(),
                                  RAINBOW_PART_COLORS[23].tolist()]]
 
 
 def test_person_colors_cycle_through_the_palette():
     instances = np.array([[1, len(PERSON_COLORS) + 1, 2]], np.uint8)
-    colored = color_persons(instances)
+    colored = color_labels(instances, PERSON_COLORS)
     assert (colored[0, 0] == colored[0, 1]).all() and (colored[0, 0] != colored[0, 2]).any()
 
 

@@ -48,7 +48,7 @@ def test_tflite_returns_every_graph_output_under_its_name(tflite_engine):
     import tensorflow as tf
 
     batch = tf.random.stateless_uniform([1, 129, 97, 3], seed=(1, 2), minval=-1.0, maxval=1.0)
-    expected, converted = tflite_engine.graph(batch), tflite_engine.model(batch)
+    expected, converted = tflite_engine.graph_model(batch), tflite_engine.network(batch)
     assert sorted(converted) == sorted(expected) and len(expected) == 8
     for name, tensor in expected.items():
         np.testing.assert_allclose(converted[name], tensor.numpy(), atol=2e-3, err_msg=name)

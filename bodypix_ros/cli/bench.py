@@ -96,7 +96,7 @@ def local_model_names(base_url: Optional[str]) -> List[str]:
     return names
 
 
-def model_names(text: str, base_url: Optional[str]) -> List[str]:
+def models_to_bench(text: str, base_url: Optional[str]) -> List[str]:
     """--models value -> model names (or model.json paths / URLs), in order, without repeats."""
     if text.strip() == ALL_LOCAL:
         return local_model_names(base_url)
@@ -149,7 +149,7 @@ def time_network(engine, batch: np.ndarray) -> Tuple[Dict[str, float], None]:
     """One run of the bare network on a (1, H_in, W_in, 3) float32 batch -> ({'network', end-to-end:
     ms, post-network: 0}; None: no persons)."""
     started = time.perf_counter()
-    for values in engine.model(batch).values():
+    for values in engine.network(batch).values():
         np.asarray(values)
     network_ms = (time.perf_counter() - started) * 1000.0
     return {"network": network_ms, END_TO_END: network_ms, POST_NETWORK: 0.0}, None
@@ -178,7 +178,7 @@ def tf_bodypix_wrapper(tf_bodypix_model, engine, internal_resolution: float):
     TensorFlow graph it is converted from)."""
     architecture = (tf_bodypix_model.ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
                     else tf_bodypix_model.MobileNetBodyPixPredictWrapper)
-    return tf_bodypix_model.BodyPixModelWrapper(architecture(engine.graph), output_stride=engine.output_stride,
+    return tf_bodypix_model.BodyPixModelWrapper(architecture(engine.graph_model), output_stride=engine.output_stride,
                                                 internal_resolution=internal_resolution)
 
 
@@ -205,7 +205,7 @@ def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[Optio
     return summary
 
 
-BLOCK = 10
+RUNS_PER_BLOCK = 10
 """Timed runs of one pipeline before the next takes over."""
 SETTLE = 2
 """Untimed runs after each switch: the other pipeline's threads and memory traffic settle."""
@@ -213,7 +213,7 @@ SETTLE = 2
 
 def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, warmup: int,
                 multi_person: bool) -> dict:
-    """Alternate the pipelines on one frame in blocks of BLOCK timed runs -> one report row (no names).
+    """Alternate the pipelines on one frame in blocks of RUNS_PER_BLOCK timed runs -> one report row (no names).
 
     Alternating blocks spread the machine's noise over every pipeline, like interleaving run by
     run, without timing one pipeline while the previous one's thread pool still spins.
@@ -231,7 +231,7 @@ def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, w
             run()
     samples: Dict[str, list] = {name: [] for name in pipelines}
     while len(samples["ours"]) < iterations:
-        block = min(BLOCK, iterations - len(samples["ours"]))
+        block = min(RUNS_PER_BLOCK, iterations - len(samples["ours"]))
         for name, run in pipelines.items():
             for _ in range(SETTLE if warmup else 0):
                 run()
@@ -416,7 +416,7 @@ def add_parser(subparsers) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    models = model_names(args.models, args.model_base_url)
+    models = models_to_bench(args.models, args.model_base_url)
     image_name, photo = bench_photo(args.image)
     rows = run_benchmark(models, args.sizes, photo, settings, args.iterations, args.warmup,
                          args.model_base_url, args.model_cache_dir, args.backend, _progress)

@@ -92,11 +92,6 @@ def all_model_specs() -> Tuple[ModelSpec, ...]:
     return mobilenets + resnets
 
 
-def model_names() -> Tuple[str, ...]:
-    """All valid short model names."""
-    return tuple(spec.name for spec in all_model_specs())
-
-
 def parse_model_name(name: str) -> ModelSpec:
     """Short name -> ModelSpec; ModelError listing the valid names otherwise."""
     specs = {spec.name: spec for spec in all_model_specs()}

@@ -297,11 +297,6 @@ def startup_config(values: Mapping[str, Any]) -> StartupConfig:
         qos_depth=checked["qos_depth"])
 
 
-def default_values() -> Dict[str, Any]:
-    """Parameter name -> default value."""
-    return {spec.name: spec.default for spec in PARAMETERS}
-
-
 def parameter_table_markdown() -> str:
     """The README parameter table (markdown), generated from PARAMETERS."""
     rows = ["| Parameter | Type | Default | Valid values | Live | Description |",

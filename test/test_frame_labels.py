@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import grid_size
 
 from bodypix_ros.frame_labels import frame_labels, resized_values
 from bodypix_ros.geometry import crop_box, input_geometry
@@ -33,7 +34,7 @@ def tf_reference(geometry, person_scores, threshold, part_heatmaps):
 def test_frame_labels_match_tf_crop_and_resize(frame_size, fraction, stride):
     geometry = input_geometry(frame_size, fraction, stride)
     rng = np.random.default_rng(sum(frame_size))
-    grid_h, grid_w = geometry.grid_size
+    grid_h, grid_w = grid_size(geometry)
     # random network outputs, upsampled as TFJS does, so regions and boundaries form
     segments = rng.normal(0, 4.0, (grid_h, grid_w, 1)).astype(np.float32)
     person_scores = 1.0 / (1.0 + np.exp(-to_input_size(segments, geometry.input_size)[:, :, 0]))
@@ -56,7 +57,7 @@ def test_one_pixel_frame_sides_match_tf_crop_and_resize(frame_size, fraction):
     assert min(geometry.input_size) >= 1
     rng = np.random.default_rng(7)
     person_scores = rng.uniform(0.0, 1.0, geometry.input_size).astype(np.float32)
-    part_heatmaps = rng.normal(0.0, 3.0, geometry.grid_size + (24,)).astype(np.float32)
+    part_heatmaps = rng.normal(0.0, 3.0, grid_size(geometry) + (24,)).astype(np.float32)
     part_argmax = np.argmax(to_input_size(part_heatmaps, geometry.input_size), axis=-1).astype(np.uint8)
     labels = frame_labels(geometry, person_scores, 0.5, part_heatmaps, part_argmax)
     assert labels.shape == frame_size
