@@ -19,7 +19,8 @@ from bodypix_ros.errors import FrameError, ModelError
 from bodypix_ros.frame_labels import frame_labels, sigmoid
 from bodypix_ros.geometry import InputGeometry, input_geometry
 from bodypix_ros.model.graph import GraphModel, load_graph_model
-from bodypix_ros.model.names import DEFAULT_MODEL, resolve_model
+from bodypix_ros.model.names import DEFAULT_MODEL
+from bodypix_ros.model.store import resolve_model
 from bodypix_ros.network_input import network_input, network_input_graph
 from bodypix_ros.parts import PART_IDS
 from bodypix_ros.result import NetworkOutputs, SegmentationResult

@@ -18,8 +18,8 @@ from bodypix_ros.model.names import (
     DEFAULT_MODEL,
     default_cache_dir,
     parse_model_name,
-    resolve_model,
 )
+from bodypix_ros.model.store import resolve_model
 
 DEFAULT_PATH = parse_model_name(DEFAULT_MODEL).relative_path          # mobilenet/quant2/075/...
 SHARD = "mobilenet/quant2/075/group1-shard1of1.bin"

@@ -11,9 +11,9 @@ from bodypix_ros.model.names import (
     ModelSpec,
     all_model_specs,
     parse_model_name,
-    resolve_model,
     spec_from_path,
 )
+from bodypix_ros.model.store import resolve_model
 
 ALL_NAMES = tuple(spec.name for spec in all_model_specs())
 
@@ -90,3 +90,10 @@ def test_spec_from_path_ignores_other_layouts():
     assert spec_from_path("mobilenet/quant2/075/model-stride32.json") is None
     assert spec_from_path("C:\\m\\resnet50\\quant2\\model-stride32.json") == \
         ModelSpec("resnet50", "quant2", None, 32)
+
+
+def test_model_errors_name_the_setting_for_node_and_command_line_users(tmp_path):
+    with pytest.raises(ModelError) as raised:
+        resolve_model(DEFAULT_MODEL, base_url=str(tmp_path / "missing"), cache_dir=str(tmp_path))
+    message = str(raised.value)
+    assert "model_base_url (node parameter" in message and "--model-base-url" in message

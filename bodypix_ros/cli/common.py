@@ -33,7 +33,7 @@ OVERLAY_ALPHA = PARAMETERS_BY_NAME["overlay_alpha"].default
 
 def add_model_arguments(parser: argparse.ArgumentParser, model_option: bool = True):
     """--model (unless `model_option` is False), --model-base-url, --model-cache-dir, --backend
-    (see models.resolve_model); returns the argument group."""
+    (see model.store.resolve_model); returns the argument group."""
     group = parser.add_argument_group("model")
     if model_option:
         group.add_argument("--model", default=DEFAULT_MODEL, metavar="SPEC",

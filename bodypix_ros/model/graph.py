@@ -13,6 +13,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from bodypix_ros.errors import ModelError
+from bodypix_ros.model.names import BASE_URL_SETTING
 
 SUPPORTED_OPS = frozenset({
     "Placeholder", "Const", "Identity", "Conv2D", "DepthwiseConv2dNative", "BiasAdd", "Add",
@@ -70,7 +71,7 @@ def _read_shard(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as error:
         raise ModelError(f"cannot read weight shard {path}: {error.strerror}; "
-                         f"download the model again or point --model-base-url at a complete mirror") from None
+                         f"download the model again or point {BASE_URL_SETTING} at a complete mirror") from None
 
 
 def _decode_weight(entry: dict, raw: bytes) -> np.ndarray:

@@ -4,9 +4,8 @@ A model is named like the official download tree
 (`<base>/mobilenet/<quant>/<multiplier>/model-stride<S>.json`,
 `<base>/resnet50/<quant>/model-stride<S>.json`), e.g.
 'mobilenet_quant2_075_stride16' (the TFJS default) or 'resnet50_float_stride32'.
-`resolve_model` turns a name, a local model.json or a model.json URL into a
-verified local model.json; downloads and the cache live in `model_store.py`.
-No TensorFlow here.
+Names, specs and default locations only: `store.resolve_model` turns a name, a local
+model.json or a model.json URL into a verified local model.json. No TensorFlow here.
 """
 
 import difflib
@@ -24,6 +23,13 @@ DEFAULT_MODEL = "mobilenet_quant2_075_stride16"
 OFFICIAL_BASE_URL = "https://storage.googleapis.com/tfjs-models/savedmodel/bodypix/"
 BASE_URL_ENV = "BODYPIX_MODEL_BASE_URL"
 CACHE_DIR_ENV = "BODYPIX_MODEL_CACHE_DIR"
+
+# The model settings as a user meets them: node parameter, command-line option, environment.
+MODEL_SETTING = "model (node parameter; --model on the command line)"
+BASE_URL_SETTING = (f"model_base_url (node parameter; --model-base-url on the command line; "
+                    f"or ${BASE_URL_ENV})")
+CACHE_DIR_SETTING = (f"model_cache_dir (node parameter; --model-cache-dir on the command line; "
+                     f"or ${CACHE_DIR_ENV})")
 
 ARCHITECTURES = ("mobilenet_v1", "resnet50")
 QUANTS = ("float", "quant2", "quant1")
@@ -117,16 +123,6 @@ def spec_from_path(path: str) -> Optional[ModelSpec]:
         return None
 
 
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A verified local model.json and what the engine needs to know about it."""
-
-    model_json: Path
-    name: str
-    architecture: str
-    output_stride: int
-
-
 def default_cache_dir() -> Path:
     """$BODYPIX_MODEL_CACHE_DIR, else $XDG_CACHE_HOME/bodypix_ros, else ~/.cache/bodypix_ros."""
     if os.environ.get(CACHE_DIR_ENV):
@@ -140,73 +136,6 @@ def default_base_url() -> str:
     return os.environ.get(BASE_URL_ENV) or OFFICIAL_BASE_URL
 
 
-def resolve_model(model: str, base_url: Optional[str] = None,
-                  cache_dir: Optional[str] = None) -> ResolvedModel:
-    """A short name, local model.json path or http(s) model.json URL -> verified local model.
-
-    base_url (for short names): argument > $BODYPIX_MODEL_BASE_URL > OFFICIAL_BASE_URL;
-    an http(s) URL (downloaded into the cache once) or a local directory laid
-    out like the official tree (used in place). cache_dir: argument >
-    $BODYPIX_MODEL_CACHE_DIR > $XDG_CACHE_HOME/bodypix_ros > ~/.cache/bodypix_ros.
-    Raises ModelError saying what to do.
-    """
-    from bodypix_ros.model import store as model_store
-
-    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    if _is_url(model) or _looks_like_path(model):
-        source = model
-        spec = spec_from_path(urlsplit(model).path if _is_url(model) else model)
-    else:
-        spec = parse_model_name(model)
-        base = base_url or default_base_url()
-        source = _join(base, spec.relative_path)
-    if _is_url(source):
-        model_json = model_store.fetch_model(source, cache)
-    else:
-        model_json = Path(local_path(source)).expanduser()
-        model_store.verify_model_files(model_json)
-    if spec is not None:
-        return ResolvedModel(model_json, spec.name, spec.architecture, spec.output_stride)
-    architecture, stride = _infer_architecture_and_stride(source)
-    return ResolvedModel(model_json, source, architecture, stride)
-
-
-def _infer_architecture_and_stride(source: str) -> Tuple[str, int]:
-    """'resnet' in the path -> ResNet50, 'stride<N>' -> output stride N (tf-bodypix's rule)."""
-    match = re.search(r"stride(\d+)", source)
-    architecture = "resnet50" if "resnet" in source.lower() else "mobilenet_v1"
-    if match is None or int(match[1]) not in OUTPUT_STRIDES[architecture]:
-        raise ModelError(
-            f"cannot tell the output stride of {source!r}: name the file like the official tree "
-            f"(e.g. .../mobilenet/quant2/075/model-stride16.json, 'resnet' in the path for ResNet50; "
-            f"{architecture} strides: {OUTPUT_STRIDES[architecture]}) or use a short model name "
-            f"with --model-base-url pointing at your mirror")
-    return architecture, int(match[1])
-
-
-def _is_url(text: str) -> bool:
-    return urlsplit(text).scheme in ("http", "https")
-
-
-def _looks_like_path(text: str) -> bool:
-    if not text.strip():
-        return False  # Path("") is the current directory
-    return (text.lower().endswith(".json") or text.startswith("file://") or "/" in text
-            or os.sep in text or Path(text).expanduser().exists())
-
-
 def local_path(text: str) -> str:
     """'file:///a/b' -> '/a/b'; other text unchanged."""
     return url2pathname(urlsplit(text).path) if text.startswith("file://") else text
-
-
-def _join(base: str, relative_path: str) -> str:
-    """Base URL or directory + official relative path."""
-    if _is_url(base):
-        return base.rstrip("/") + "/" + relative_path
-    directory = Path(local_path(base)).expanduser()
-    if not directory.is_dir():
-        raise ModelError(f"model base URL {base!r} is neither an http(s) URL nor an existing directory; "
-                         f"pass --model-base-url (or set {BASE_URL_ENV}) to a URL or a local mirror "
-                         f"laid out like {OFFICIAL_BASE_URL}")
-    return str(directory / relative_path)

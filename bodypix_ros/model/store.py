@@ -8,26 +8,35 @@ folder inside the cache, every shard's byte size is checked against the
 manifest, then they are moved in with `os.replace`, model.json last, so a
 model.json in the cache means a complete model. A cached model is used without
 touching the network. urllib only; progress is logged on logger 'bodypix_ros'.
+`resolve_model` is the entry point: a model name, path or URL -> a verified local model.
 """
 
 import http.client
 import json
 import logging
 import os
+import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import Request, urlopen
 
 from bodypix_ros.errors import ModelError
 from bodypix_ros.model.graph import group_bytes
 from bodypix_ros.model.names import (
-    BASE_URL_ENV,
-    CACHE_DIR_ENV,
+    BASE_URL_SETTING,
+    CACHE_DIR_SETTING,
     DEFAULT_MODEL,
+    MODEL_SETTING,
     OFFICIAL_BASE_URL,
+    OUTPUT_STRIDES,
+    default_base_url,
+    default_cache_dir,
+    local_path,
     parse_model_name,
+    spec_from_path,
 )
 from bodypix_ros.version import __version__
 
@@ -40,11 +49,11 @@ CONVERTER_SHARD_BYTES = 4 * 1024 * 1024
 """Shard size the TFJS converter splits a weight group into (its default)."""
 
 DEFAULT_MODEL_PATH = parse_model_name(DEFAULT_MODEL).relative_path
-OFFLINE_HINT = (f"for offline use pass --model-base-url DIR (or set {BASE_URL_ENV}) "
-                f"pointing at a local mirror of the model tree")
+OFFLINE_HINT = (f"for offline use set {BASE_URL_SETTING} "
+                f"to a local mirror of the model tree")
 
 
-MANIFEST_REMEDY = "point --model at a model-stride<N>.json of the BodyPix 2.0 tree"
+MANIFEST_REMEDY = f"point {MODEL_SETTING} at a model-stride<N>.json of the BodyPix 2.0 tree"
 """What to do about a model.json that is not a TFJS graph model."""
 
 
@@ -106,7 +115,7 @@ def verify_model_files(model_json: Path) -> None:
     model_json = Path(model_json)
     if not model_json.is_file():
         raise ModelError(f"model file {model_json} not found: pass an existing model.json, a short "
-                         f"model name, or --model-base-url DIR laid out like the official tree")
+                         f"model name, or {BASE_URL_SETTING} laid out like the official tree")
     check_shards(model_json, f"model {model_json}", "copy the complete model folder again or use a short "
                                                     "model name to download it")
 
@@ -149,7 +158,7 @@ def fetch_model(url: str, cache_dir: Path) -> Path:
             _download_model(url, target, Path(staging))
     except OSError as error:
         raise ModelError(f"cannot write the model cache {cache_dir}: {error}; choose another with "
-                         f"--model-cache-dir or {CACHE_DIR_ENV}") from None
+                         f"{CACHE_DIR_SETTING}") from None
     return target
 
 
@@ -225,3 +234,78 @@ def _file_size(path: Path) -> Optional[int]:
 
 def _local_sizes(manifest: List[dict], folder: Path) -> Dict[str, Optional[int]]:
     return {name: _file_size(folder / name) for name in shard_names(manifest)}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A verified local model.json and what the engine needs to know about it."""
+
+    model_json: Path
+    name: str
+    architecture: str
+    output_stride: int
+
+
+def resolve_model(model: str, base_url: Optional[str] = None,
+                  cache_dir: Optional[str] = None) -> ResolvedModel:
+    """A short name, local model.json path or http(s) model.json URL -> verified local model.
+
+    base_url (for short names): argument > $BODYPIX_MODEL_BASE_URL > OFFICIAL_BASE_URL;
+    an http(s) URL (downloaded into the cache once) or a local directory laid
+    out like the official tree (used in place). cache_dir: argument >
+    $BODYPIX_MODEL_CACHE_DIR > $XDG_CACHE_HOME/bodypix_ros > ~/.cache/bodypix_ros.
+    Raises ModelError saying what to do.
+    """
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    if _is_url(model) or _looks_like_path(model):
+        source = model
+        spec = spec_from_path(urlsplit(model).path if _is_url(model) else model)
+    else:
+        spec = parse_model_name(model)
+        base = base_url or default_base_url()
+        source = _join(base, spec.relative_path)
+    if _is_url(source):
+        model_json = fetch_model(source, cache)
+    else:
+        model_json = Path(local_path(source)).expanduser()
+        verify_model_files(model_json)
+    if spec is not None:
+        return ResolvedModel(model_json, spec.name, spec.architecture, spec.output_stride)
+    architecture, stride = _infer_architecture_and_stride(source)
+    return ResolvedModel(model_json, source, architecture, stride)
+
+
+def _infer_architecture_and_stride(source: str) -> Tuple[str, int]:
+    """'resnet' in the path -> ResNet50, 'stride<N>' -> output stride N (tf-bodypix's rule)."""
+    match = re.search(r"stride(\d+)", source)
+    architecture = "resnet50" if "resnet" in source.lower() else "mobilenet_v1"
+    if match is None or int(match[1]) not in OUTPUT_STRIDES[architecture]:
+        raise ModelError(
+            f"cannot tell the output stride of {source!r}: name the file like the official tree "
+            f"(e.g. .../mobilenet/quant2/075/model-stride16.json, 'resnet' in the path for ResNet50; "
+            f"{architecture} strides: {OUTPUT_STRIDES[architecture]}) or use a short model name "
+            f"with {BASE_URL_SETTING} pointing at your mirror")
+    return architecture, int(match[1])
+
+
+def _is_url(text: str) -> bool:
+    return urlsplit(text).scheme in ("http", "https")
+
+
+def _looks_like_path(text: str) -> bool:
+    if not text.strip():
+        return False  # Path("") is the current directory
+    return (text.lower().endswith(".json") or text.startswith("file://") or "/" in text
+            or os.sep in text or Path(text).expanduser().exists())
+
+
+def _join(base: str, relative_path: str) -> str:
+    """Base URL or directory + official relative path."""
+    if _is_url(base):
+        return base.rstrip("/") + "/" + relative_path
+    directory = Path(local_path(base)).expanduser()
+    if not directory.is_dir():
+        raise ModelError(f"model base URL {base!r} is neither an http(s) URL nor an existing directory; "
+                         f"set {BASE_URL_SETTING} to a URL or a local mirror "
+                         f"laid out like {OFFICIAL_BASE_URL}")
+    return str(directory / relative_path)
