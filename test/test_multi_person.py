@@ -269,6 +269,14 @@ def test_instances_partition_the_person_mask(model, stem):
                 assert own[y0:int(y + cell) + 1, x0:int(x + cell) + 1].any(), (index, x, y)
 
 
+def test_person_pixels_stay_unowned_when_no_pose_has_a_confident_face_keypoint():
+    """The documented exception to 'instances cover the person mask'."""
+    settings = MULTI.with_changes(**{"multi_person.min_keypoint_score": 1.0})
+    result = load_engine(REFERENCE_MODELS[0]).segment(reference_input(FIVE_PEOPLE), settings)
+    assert result.persons and result.person_mask.any()
+    assert not result.instances.any()
+
+
 def decode_inputs(model: str, frame: np.ndarray):
     """The (outputs, geometry, person_mask, settings) the engine hands to decode_persons."""
     captured = []

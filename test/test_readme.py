@@ -1,5 +1,6 @@
 """The README's commands and tables stay in step with the code and CI."""
 
+import os
 import re
 import subprocess
 import sys
@@ -37,3 +38,17 @@ def test_part_table_lists_every_part_with_its_colour():
     for part_id, (name, color) in enumerate(zip(PART_NAMES, RAINBOW_PART_COLORS)):
         row = f"| {part_id + 1} | {part_id} | `{name}` | ({color[0]}, {color[1]}, {color[2]}) |"
         assert row in README
+
+
+def test_the_python_example_runs_as_written(tmp_path, shared_dir):
+    """The README's Python block, on a shared photo saved as people.jpg, with the shared models."""
+    example = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    photo = next((shared_dir / "images" / "pexels").glob("two_people_*.jpg"))
+    (tmp_path / "people.jpg").write_bytes(photo.read_bytes())
+    check = ("\nassert result.person_mask.shape == frame.shape[:2] and result.person_mask.any()"
+             "\nassert overlay.shape == frame.shape and len(result.persons) >= 1\nprint('ok')")
+    environment = {**os.environ, "BODYPIX_MODEL_BASE_URL": str(shared_dir / "models" / "bodypix"),
+                   "BODYPIX_MODEL_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-c", example + check], cwd=tmp_path, env=environment,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
