@@ -79,13 +79,13 @@ def models_dir() -> Path:
 _ENGINES = {}
 
 
-def load_engine(name: str):
+def load_engine(name: str, backend: str = "tensorflow"):
     """A cached engine for model `name` (e.g. 'mobilenet_quant2_075_stride16') from ../shared."""
     require_shared()
-    if name not in _ENGINES:
+    if (name, backend) not in _ENGINES:
         from bodypix_ros.engine import BodyPixEngine
-        _ENGINES[name] = BodyPixEngine.load(name, base_url=str(MODELS))
-    return _ENGINES[name]
+        _ENGINES[name, backend] = BodyPixEngine.load(name, base_url=str(MODELS), backend=backend)
+    return _ENGINES[name, backend]
 
 
 @pytest.fixture(scope="session")

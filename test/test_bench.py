@@ -3,9 +3,11 @@
 import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,12 +29,13 @@ def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
                    "--json", str(report_path), "--plot", str(chart_path)])
     assert status == 0
     table = capsys.readouterr().out
-    assert f"| {DEFAULT_MODEL} | 320x240 |" in table
 
     report = json.loads(report_path.read_text())
     assert report["iterations"] == 2 and report["multi_person"] is True
     (row,) = report["results"]
     assert (row["model"], row["frame_size"]) == (DEFAULT_MODEL, "320x240")
+    assert row["onednn"] is bench.onednn_enabled()
+    assert f"| {DEFAULT_MODEL} | 320x240 | {'on' if row['onednn'] else 'off'} |" in table
     ours, theirs, persons = row["ours"], row["tf_bodypix"], row["ours_multi_person"]
     assert list(ours["stages"])[0] == "network" and list(ours["stages"])[-1] == "overlay"
     assert "part_labels" in ours["stages"]  # the mask comes with the part labels
@@ -174,6 +177,24 @@ def test_bench_without_tf_bodypix_says_what_to_install(capsys, monkeypatch):
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [
         "bodypix-ros: error: bench compares with tf-bodypix, which is not installed: pip install tf-bodypix"]
+
+
+ONEDNN_CPU_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
+"""x86 /proc/cpuinfo flags on which TensorFlow's Linux wheels turn oneDNN on by default."""
+
+
+def test_onednn_state_follows_the_environment_or_the_cpu():
+    """Run with TF_ENABLE_ONEDNN_OPTS=0 and =1 by test_kernel_paths.py as well."""
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if setting is not None:
+        expected = setting.lower() in ("1", "true")
+    elif platform.machine() in ("x86_64", "AMD64"):
+        flags = {flag for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+        expected = bool(flags & ONEDNN_CPU_FLAGS)
+    else:
+        pytest.skip("TensorFlow's oneDNN default is checked against x86 CPU flags only")
+    assert bench.onednn_enabled() is expected
 
 
 def test_chart_title_names_the_backend():

@@ -97,3 +97,67 @@ def test_shared_models_have_the_bodypix_outputs():
     for needle in ("float_segments", "float_part_heatmaps", "float_heatmaps", "float_long_offsets",
                    "displacement_fwd", "displacement_bwd", "float_short_offsets"):
         assert sum(needle in name for name in names) == 1
+
+
+def dilated_model(folder, depthwise_strides=(1, 1, 1, 1)):
+    """A TFJS-style model.json + shard in `folder`: input [1, H, W, 3] -> depthwise conv (filter
+    [3, 3, 3, 2], dilations stored [1, 3, 2, 1]) -> Relu and Conv2D (filter [3, 3, 6, 4],
+    dilations stored [2, 2, 1, 1], read as TFJS does: height 2, width 1) -> (model.json path,
+    {filter name: float32 array})."""
+    rng = np.random.default_rng(7)
+    filters = {"depthwise_filter": rng.normal(size=(3, 3, 3, 2)).astype(np.float32),
+               "conv_filter": rng.normal(size=(3, 3, 6, 4)).astype(np.float32)}
+
+    def ints(values):
+        return {"list": {"i": [str(value) for value in values]}}
+
+    def conv(name, op, inputs, strides, dilations):
+        return {"name": name, "op": op, "input": inputs,
+                "attr": {"T": {"type": "DT_FLOAT"}, "padding": {"s": "U0FNRQ=="},  # SAME
+                         "data_format": {"s": "TkhXQw=="}, "strides": ints(strides),  # NHWC
+                         "dilations": ints(dilations)}}
+
+    nodes = [{"name": "input", "op": "Placeholder", "attr": {"dtype": {"type": "DT_FLOAT"}}}]
+    nodes += [{"name": name, "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}}}
+              for name in filters]
+    nodes += [conv("depthwise", "DepthwiseConv2dNative", ["input", "depthwise_filter"],
+                   depthwise_strides, [1, 3, 2, 1]),
+              {"name": "relu", "op": "Relu", "input": ["depthwise"],
+               "attr": {"T": {"type": "DT_FLOAT"}}},
+              conv("conv", "Conv2D", ["depthwise", "conv_filter"], [1, 1, 1, 1], [2, 2, 1, 1])]
+    entries = [{"name": name, "shape": list(array.shape), "dtype": "float32"}
+               for name, array in filters.items()]
+    manifest = write_shard(folder, entries, [array.tobytes() for array in filters.values()])
+    path = folder / "model.json"
+    path.write_text(json.dumps({"modelTopology": {"node": nodes}, "weightsManifest": manifest}))
+    return path, filters
+
+
+@pytest.mark.parametrize("size", [(23, 17), (16, 16), (5, 9)])
+def test_dilated_convs_match_tf_nn_on_every_kernel(tmp_path, size):
+    """Run with TF_ENABLE_ONEDNN_OPTS=0 too (test_kernel_paths.py): TensorFlow's stock depthwise
+    kernel rejects dilations, so the loader must have rewritten them."""
+    import tensorflow as tf
+
+    path, filters = dilated_model(tmp_path)
+    model = load_graph_model(path)
+    batch = tf.random.stateless_normal([1, *size, 3], seed=(3, 4))
+    outputs = model(batch)
+    depthwise = tf.nn.depthwise_conv2d(batch, filters["depthwise_filter"], [1, 1, 1, 1], "SAME",
+                                       dilations=[3, 2])
+    conv = tf.nn.conv2d(depthwise, filters["conv_filter"], 1, "SAME", dilations=[2, 1])
+    expected = {"relu": tf.nn.relu(depthwise), "conv": conv}
+    assert sorted(outputs) == sorted(expected)
+    for name, tensor in expected.items():
+        np.testing.assert_allclose(outputs[name].numpy(), tensor.numpy(), rtol=1e-5, atol=1e-4,
+                                   err_msg=name)
+    operations = model._function.get_concrete_function().graph.get_operations()
+    dilated = [op.name for op in operations if op.type == "DepthwiseConv2dNative"
+               and list(op.get_attr("dilations")) != [1, 1, 1, 1]]
+    assert not dilated and any(op.type == "SpaceToBatchND" for op in operations)
+
+
+def test_dilated_strided_conv_is_a_model_error(tmp_path):
+    path, _ = dilated_model(tmp_path, depthwise_strides=(1, 2, 2, 1))
+    with pytest.raises(ModelError, match="'depthwise' has dilations .3, 2. and strides .2, 2."):
+        load_graph_model(path)

@@ -9,23 +9,28 @@ from bodypix_ros.errors import ModelError
 from bodypix_ros.settings import SegmentationSettings
 
 MODEL = "mobilenet_quant2_075_stride16"
+STRIDE8 = "mobilenet_quant2_075_stride8"
+"""Dilated depthwise convs, rewritten by the loader into SpaceToBatchND / BatchToSpaceND."""
 
 
 @pytest.fixture(scope="module")
-def tflite_engine(models_dir):
-    return BodyPixEngine.load(MODEL, base_url=str(models_dir), backend="tflite")
+def tflite_engine():
+    return load_engine(MODEL, backend="tflite")
 
 
-@pytest.mark.parametrize("stem", ["three_people", "five_people_fauxels-3184419"])
-def test_tflite_matches_tensorflow_and_the_original(tflite_engine, stem):
+@pytest.mark.parametrize("model, stem", [(MODEL, "three_people"),
+                                         (MODEL, "five_people_fauxels-3184419"),
+                                         (STRIDE8, "five_people_fauxels-3184419")])
+def test_tflite_matches_tensorflow_and_the_original(model, stem):
+    tflite_engine = load_engine(model, backend="tflite")
     frame = reference_input(stem)[::2, ::2]
     ours = tflite_engine.segment(frame)
-    reference = load_engine(MODEL).segment(frame)
+    reference = load_engine(model).segment(frame)
     mask, expected = ours.person_mask > 0, reference.person_mask > 0
     assert (mask & expected).sum() / (mask | expected).sum() >= 0.999
     assert (ours.part_labels == reference.part_labels).mean() >= 0.999
     full = tflite_engine.segment(reference_input(stem)).person_mask > 0
-    original = read_png(REFERENCE / MODEL / stem / "person_mask.png") > 127
+    original = read_png(REFERENCE / model / stem / "person_mask.png") > 127
     assert (full & original).sum() / (full | original).sum() >= 0.99
 
 
@@ -42,11 +47,13 @@ def test_unknown_backend_is_refused():
         BodyPixEngine.load(MODEL, base_url=str(MODELS), backend="onnx")
 
 
-def test_tflite_returns_every_graph_output_under_its_name(tflite_engine):
+@pytest.mark.parametrize("model", [MODEL, STRIDE8])
+def test_tflite_returns_every_graph_output_under_its_name(model):
     """All eight outputs, not only the two the mask and part labels use: the person decode reads the
     offsets and displacements, whose pairs have equal shapes, so a mix-up would not raise."""
     import tensorflow as tf
 
+    tflite_engine = load_engine(model, backend="tflite")
     batch = tf.random.stateless_uniform([1, 129, 97, 3], seed=(1, 2), minval=-1.0, maxval=1.0)
     expected, converted = tflite_engine.graph_model(batch), tflite_engine.network(batch)
     assert sorted(converted) == sorted(expected) and len(expected) == 8

@@ -12,10 +12,12 @@ hits all alike while no pipeline is timed right after another's thread pool:
 - the network alone (the bare model call on the resized input): our "network" stage also resizes
   the frame to the network input and scales the person scores and part argmax to that size, in
   the same TensorFlow call (with --backend tflite: a TensorFlow resize call, then TFLite).
-Warm-up iterations are discarded. Per stage: median and p95 in milliseconds; end-to-end is the
-wall time of a whole pipeline; post-network is end-to-end minus the network stage (ours) or
-get_mask + get_colored_part_mask (tf-bodypix); non-network / network is our end-to-end minus
-the network alone, per millisecond of the network alone. It measures; it never asserts a time.
+Each row says whether TensorFlow ran its oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS=0 or 1
+chooses; unset, TensorFlow's default for the CPU). Warm-up iterations are discarded. Per
+stage: median and p95 in milliseconds; end-to-end is the wall time of a whole pipeline;
+post-network is end-to-end minus the network stage (ours) or get_mask + get_colored_part_mask
+(tf-bodypix); non-network / network is our end-to-end minus the network alone, per millisecond
+of the network alone. It measures; it never asserts a time.
 
 Image: --image, else the five-people photo of the shared test data
 ($BODYPIX_SHARED_DIR or ../shared from the current directory), else scikit-image's astronaut.
@@ -259,6 +261,7 @@ def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.n
         "tf_bodypix.model", "bench compares with tf-bodypix, which is not installed: pip install tf-bodypix")
     from bodypix_ros.engine import BodyPixEngine
 
+    onednn = onednn_enabled()
     rows = []
     for model in models:
         engine = BodyPixEngine.load(model, base_url=base_url, cache_dir=cache_dir, backend=backend)
@@ -266,7 +269,7 @@ def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.n
         for width, height in sizes:
             log(f"{engine.model_name} {width}x{height}: {warmup} warm-up + {iterations} iterations")
             frame = resize_frame(photo, (width, height))
-            row = {"model": engine.model_name, "frame_size": f"{width}x{height}",
+            row = {"model": engine.model_name, "frame_size": f"{width}x{height}", "onednn": onednn,
                    "input_size": list(engine.geometry((height, width), settings).input_size)}
             row.update(bench_frame(engine, wrapper, frame, settings, iterations, warmup,
                                    settings.multi_person.enabled))
@@ -285,6 +288,16 @@ def environment() -> dict:
     return {"bodypix_ros": __version__, "tensorflow": tf.__version__, "tf_bodypix": version("tf-bodypix"),
             "numpy": np.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow in this process runs its oneDNN CPU kernels: TF_ENABLE_ONEDNN_OPTS as
+    it was when TensorFlow loaded, else TensorFlow's default (Linux: on for CPUs with AVX512_VNNI,
+    AVX512_BF16, AVX_VNNI or AMX, and Neoverse V1)."""
+    import tensorflow  # noqa: F401  (loads the runtime that decides)
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def cpu_model() -> str:
@@ -308,14 +321,16 @@ def format_table(rows: Sequence[dict]) -> str:
     """Markdown table: per model and frame size, median / p95 ms of each stage and the ratios."""
     stages = list(dict.fromkeys(stage for row in rows for stage in row["ours"]["stages"]))
     multi = any("ours_multi_person" in row for row in rows)
-    header = (["model", "frame"] + stages + ["network alone", "non-network / network", "ours end-to-end",
-                                             "tf-bodypix end-to-end", "ours / tf-bodypix", "throughput x"])
+    header = (["model", "frame", "oneDNN"] + stages
+              + ["network alone", "non-network / network", "ours end-to-end",
+                 "tf-bodypix end-to-end", "ours / tf-bodypix", "throughput x"])
     if multi:
         header += ["persons decode (n)", "multi-person end-to-end"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         ours, theirs, ratio = row["ours"], row["tf_bodypix"], row["ratio"]
-        cells = [row["model"], row["frame_size"]] + [_cell(ours["stages"].get(stage)) for stage in stages]
+        cells = [row["model"], row["frame_size"], "on" if row["onednn"] else "off"]
+        cells += [_cell(ours["stages"].get(stage)) for stage in stages]
         cells += [_cell(row[NETWORK_ALONE][END_TO_END]), f"{ratio['non_network_per_network']:.2f}",
                   _cell(ours[END_TO_END]), _cell(theirs[END_TO_END]), f"{ratio['end_to_end']:.2f}",
                   f"{ratio['throughput']:.2f}"]

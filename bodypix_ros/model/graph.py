@@ -3,12 +3,14 @@
 Needs only `tensorflow` and numpy: the JSON topology is a GraphDef in proto-JSON form,
 the shards are the Const nodes' values, 1- and 2-byte quantized weights are
 dequantized as TFJS does (`value = q * scale + min`, computed in float64, stored
-as float32).
+as float32). Dilated depthwise convolutions are rewritten into their atrous form, which every
+CPU kernel runs (TensorFlow's stock kernel, used without oneDNN, rejects their dilations).
 """
 
+import functools
 import json
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -124,6 +126,84 @@ def _normalize_conv_attrs(node) -> None:
             node.attr[name].list.i[:] = [1, values[1], values[2], 1]
 
 
+def _dilation_rates(node) -> Tuple[int, int]:
+    """(height, width) dilation of a normalized conv node, (1, 1) for other ops; a ModelError if
+    the conv also strides (TFJS refuses that too)."""
+    if node.op not in ("Conv2D", "DepthwiseConv2dNative") or "dilations" not in node.attr:
+        return 1, 1
+    rates = tuple(node.attr["dilations"].list.i[1:3])
+    if max(rates) > 1 and max(node.attr["strides"].list.i[1:3]) > 1:
+        raise ModelError(f"{node.op} {node.name!r} has dilations {rates} and strides "
+                         f"{tuple(node.attr['strides'].list.i[1:3])}: a dilated convolution "
+                         f"must have stride 1 (as in TFJS); this is not a BodyPix 2.0 model")
+    return rates
+
+
+@functools.lru_cache(maxsize=None)
+def _atrous_template(rates: Tuple[int, int], kernel_size: Tuple[int, int], padding: str):
+    """TensorFlow's atrous depthwise conv (SpaceToBatchND -> DepthwiseConv2dNative with dilation 1
+    -> BatchToSpaceND, paddings from the input's runtime shape) on placeholders input
+    [1, H, W, C] and filter [kh, kw, C, M] float32 -> (GraphDef, (input, filter) placeholder
+    names, output node name)."""
+    import tensorflow as tf
+
+    @tf.function(autograph=False, input_signature=[
+        tf.TensorSpec([1, None, None, None], tf.float32),
+        tf.TensorSpec(list(kernel_size) + [None, None], tf.float32)])
+    def atrous(batch, kernel):
+        def undilated(blocks, _, block_padding):
+            return tf.raw_ops.DepthwiseConv2dNative(input=blocks, filter=kernel,
+                                                    strides=[1, 1, 1, 1], padding=block_padding)
+        return tf.nn.with_space_to_batch(batch, list(rates), padding, undilated,
+                                         filter_shape=list(kernel_size))
+
+    graph = atrous.get_concrete_function().graph
+    return (graph.as_graph_def(), tuple(tensor.op.name for tensor in graph.inputs),
+            graph.outputs[0].op.name)
+
+
+def _atrous_nodes(conv, rates: Tuple[int, int], kernel) -> list:
+    """The NodeDefs replacing the dilated depthwise `conv` (filter: the Const node `kernel`):
+    the atrous template under `<conv>/atrous/`, fed the conv's inputs, its output an Identity
+    named as the conv."""
+    padding = conv.attr["padding"].s.decode()
+    if padding not in ("SAME", "VALID"):
+        raise ModelError(f"dilated {conv.op} {conv.name!r} has padding {padding}: "
+                         f"only SAME and VALID are supported")
+    kernel_size = tuple(dim.size for dim in kernel.attr["value"].tensor.tensor_shape.dim[:2])
+    template, placeholders, output = _atrous_template(rates, kernel_size, padding)
+    sources = dict(zip(placeholders, conv.input[:2]))
+    prefix = conv.name + "/atrous/"
+    nodes = []
+    for node in template.node:
+        if node.name in sources:
+            continue
+        spliced = type(node)()
+        spliced.CopyFrom(node)
+        spliced.name = conv.name if node.name == output else prefix + node.name
+        spliced.input[:] = [sources.get(name, prefix + name) for name in node.input]
+        nodes.append(spliced)
+    return nodes
+
+
+def _rewrite_dilated_depthwise(graph_def) -> None:
+    """Replace in place each dilated DepthwiseConv2dNative of a normalized `graph_def` by its
+    atrous form (see `_atrous_template`); consumers still read the conv's name."""
+    by_name = {node.name: node for node in graph_def.node}
+    nodes = []
+    for node in graph_def.node:
+        rates = _dilation_rates(node)
+        if node.op != "DepthwiseConv2dNative" or rates == (1, 1):
+            nodes.append(node)
+            continue
+        kernel = by_name.get(node.input[1].split(":")[0])
+        if kernel is None or kernel.op != "Const":
+            raise ModelError(f"the filter of dilated {node.op} {node.name!r} is not a constant")
+        nodes.extend(_atrous_nodes(node, rates, kernel))
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
+
+
 class GraphModel:
     """A TFJS graph model as a TensorFlow concrete function.
 
@@ -145,6 +225,7 @@ class GraphModel:
                     raise ModelError(f"the weight shards hold no value for constant {node.name!r}: the "
                                      f"model.json and shards do not match; download the model again")
                 node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
+        _rewrite_dilated_depthwise(graph_def)
         placeholders = [node.name for node in graph_def.node if node.op == "Placeholder"]
         if len(placeholders) != 1:
             raise ModelError(f"the graph has {len(placeholders)} input placeholders {placeholders}, "
