@@ -10,8 +10,9 @@ import re
 import subprocess
 import sys
 
-from bodypix_ros.bench import onednn_enabled
 from conftest import REPO, require_shared
+
+from bodypix_ros.cli.bench import onednn_enabled
 
 OTHER_PATH_TESTS = (
     "test/test_engine.py::test_parity_with_tfjs_reference",
