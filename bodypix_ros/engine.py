@@ -57,7 +57,9 @@ def as_rgb_frame(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 2:
         frame = frame[:, :, None]
     if frame.ndim != 3 or frame.shape[2] not in (1, 3, 4):
-        raise FrameError(f"frame shape must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), not {frame.shape}")
+        raise FrameError(
+            f"frame shape must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), not {frame.shape}"
+        )
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise FrameError(f"frame is empty: shape {frame.shape}")
     if frame.shape[2] == 1:
@@ -99,28 +101,41 @@ class BodyPixEngine:
 
     def _infer_graph(self, frame, with_parts, padding, input_size):
         """TensorFlow ops from the frame to network-input size: ([H, W, 3] uint8 frame, with_parts
-        bool, padding [4], input_size [2]) -> the outputs of `_network_graph`."""
-        return self._network_graph(network_input_graph(frame, padding, input_size, self.architecture), with_parts)
+        bool, padding [4], input_size [2]) -> the outputs of `_network_graph`.
+        """
+        return self._network_graph(
+            network_input_graph(frame, padding, input_size, self.architecture), with_parts
+        )
 
     def _network_graph(self, batch, with_parts):
         """TensorFlow ops: (batch [1, H_in, W_in, 3] float32, with_parts bool) -> {NetworkOutputs
         field: [1, h, w, C], 'person_scores': [H_in, W_in] float32, 'part_argmax': [H_in, W_in]
-        uint8 ([1, 1] without parts)}."""
+        uint8 ([1, 1] without parts)}.
+        """
         import tensorflow as tf
 
         raw = self.graph_model(batch)
         outputs = {field: raw[node] for field, node in self._output_keys.items()}
-        outputs.update(_input_scores_graph(outputs["segments"], outputs["part_heatmaps"], tf.shape(batch)[1:3],
-                                           with_parts))
+        outputs.update(
+            _input_scores_graph(
+                outputs["segments"], outputs["part_heatmaps"], tf.shape(batch)[1:3], with_parts
+            )
+        )
         return outputs
 
-    def _infer(self, frame: np.ndarray, geometry: InputGeometry, with_parts: bool) -> Dict[str, np.ndarray]:
-        """The frame to network-input size, run by the backend -> outputs of `_network_graph` as numpy.
+    def _infer(
+        self, frame: np.ndarray, geometry: InputGeometry, with_parts: bool
+    ) -> Dict[str, np.ndarray]:
+        """The frame to network-input size, run by the backend -> outputs of `_network_graph` as
+        numpy.
 
         TensorFlow: one call. TFLite: the input resize in TensorFlow (TFLite pads large frames
-        slowly), then the converted network and scaling."""
+        slowly), then the converted network and scaling.
+        """
         if self.backend == "tflite":
-            return self._lite_infer(network_input(frame, geometry, self.architecture), np.bool_(with_parts))
+            return self._lite_infer(
+                network_input(frame, geometry, self.architecture), np.bool_(with_parts)
+            )
         outputs = self._run_infer(frame, *_geometry_tensors(geometry, with_parts))
         return {name: tensor.numpy() for name, tensor in outputs.items()}
 
@@ -143,11 +158,18 @@ class BodyPixEngine:
 
     def warm_up(self, frame_size=(240, 320)) -> None:
         """Run every TensorFlow function once on a black frame (the first run optimizes the graph;
-        TFLite: converts for this size), so the first real frame does not pay for it (about 0.5 s)."""
+        TFLite: converts for this size), so the first real frame does not pay for it (about 0.5 s).
+        """
         self.segment(np.zeros(tuple(frame_size) + (3,), np.uint8), instances=True)
 
-    def segment(self, frame: np.ndarray, settings: SegmentationSettings = SegmentationSettings(), *,
-                part_labels: bool = True, instances: Optional[bool] = None) -> SegmentationResult:
+    def segment(
+        self,
+        frame: np.ndarray,
+        settings: SegmentationSettings = SegmentationSettings(),
+        *,
+        part_labels: bool = True,
+        instances: Optional[bool] = None,
+    ) -> SegmentationResult:
         """Segment one (H, W, 3) uint8 RGB frame (see `as_rgb_frame` for other layouts).
 
         part_labels: compute the part label image; instances: run the multi-person decode
@@ -174,7 +196,9 @@ class BodyPixEngine:
         lap("network")
         threshold = settings.segmentation_threshold
         if with_parts:
-            labels = frame_labels(geometry, person_scores, threshold, outputs["part_heatmaps"][0], part_argmax)
+            labels = frame_labels(
+                geometry, person_scores, threshold, outputs["part_heatmaps"][0], part_argmax
+            )
             if settings.part_filter:
                 labels = keep_parts(labels, settings.part_filter)
             person_mask = mask_of(labels)
@@ -183,13 +207,17 @@ class BodyPixEngine:
             person_mask = mask_of(frame_labels(geometry, person_scores, threshold))
             labels = None
             lap("mask")
-        result = SegmentationResult(person_mask=person_mask, part_labels=labels if part_labels else None,
-                                    timings_ms=timings)
+        result = SegmentationResult(
+            person_mask=person_mask,
+            part_labels=labels if part_labels else None,
+            timings_ms=timings,
+        )
         if instances:
             from bodypix_ros.multi_person import decode_persons
 
             result.instances, result.persons = decode_persons(
-                to_network_outputs(outputs), geometry, person_mask > 0, settings.multi_person)
+                to_network_outputs(outputs), geometry, person_mask > 0, settings.multi_person
+            )
             lap("persons")
         return result
 
@@ -202,7 +230,9 @@ def mask_of(labels: np.ndarray) -> np.ndarray:
 
 
 def to_network_outputs(outputs: Dict[str, np.ndarray]) -> NetworkOutputs:
-    """{field: [1, h, w, C] array} -> NetworkOutputs of (h, w, C) float32; heatmaps get the sigmoid."""
+    """{field: [1, h, w, C] array} -> NetworkOutputs of (h, w, C) float32; heatmaps get the
+    sigmoid.
+    """
     arrays = {field: values[0] for field, values in outputs.items()}
     arrays["heatmaps"] = sigmoid(arrays["heatmaps"])
     return NetworkOutputs(**arrays)
@@ -231,7 +261,8 @@ def _match_outputs(names) -> Dict[str, str]:
 def _input_scores_graph(segments, part_heatmaps, input_size, with_parts):
     """TFJS `scaleAndCropToInputTensorShape` up to the crop, on [1, h, w, C] network logits ->
     {'person_scores': [H_in, W_in] float32 sigmoid, 'part_argmax': [H_in, W_in] uint8, or [1, 1]
-    unless the bool tensor with_parts (only the branch taken runs)}."""
+    unless the bool tensor with_parts (only the branch taken runs)}.
+    """
     import tensorflow as tf
 
     def to_input_size(logits):
@@ -239,7 +270,9 @@ def _input_scores_graph(segments, part_heatmaps, input_size, with_parts):
                                          half_pixel_centers=False)[0]
 
     def part_argmax():
-        return tf.cast(tf.argmax(to_input_size(part_heatmaps), axis=-1, output_type=tf.int32), tf.uint8)
+        return tf.cast(
+            tf.argmax(to_input_size(part_heatmaps), axis=-1, output_type=tf.int32), tf.uint8
+        )
 
     return {"person_scores": tf.sigmoid(to_input_size(segments)[:, :, 0]),
             "part_argmax": tf.cond(with_parts, part_argmax, lambda: tf.zeros([1, 1], tf.uint8))}

@@ -25,7 +25,7 @@ class DecodeError(BodyPixError, ValueError):
 
 
 class UnsupportedEncodingError(DecodeError):
-    """An image encoding or compressed format this package does not convert; `.encoding` names it."""
+    """An image encoding or compressed format that is not converted; `.encoding` names it."""
 
     def __init__(self, encoding: str, message: str):
         super().__init__(message)

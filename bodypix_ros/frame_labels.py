@@ -52,7 +52,7 @@ def axis_sampling(start: float, end: float, source_size: int, output_size: int) 
 
 @lru_cache(maxsize=16)
 def frame_sampling(geometry: InputGeometry) -> Tuple[AxisSampling, AxisSampling]:
-    """(rows, columns) sampling of the frame inside the padded network input; cached per geometry."""
+    """(rows, columns) sampling of the frame inside the padded network input, cached."""
     y1, x1, y2, x2 = crop_box(geometry)
     height, width = geometry.frame_size
     input_h, input_w = geometry.input_size
@@ -125,7 +125,9 @@ def pixel_corners(rows: AxisSampling, cols: AxisSampling, flat_pixels: np.ndarra
 
 
 def interpolate(corner_values: np.ndarray, corners: PixelCorners) -> np.ndarray:
-    """(4, ..., N) values at the four corners -> (..., N) bilinear samples, in TF's order of operations."""
+    """(4, ..., N) values at the four corners -> (..., N) bilinear samples, in TF's order of
+    operations.
+    """
     top_left, top_right, bottom_left, bottom_right = corner_values
     upper = top_left + (top_right - top_left) * corners.x_weight
     lower = bottom_left + (bottom_right - bottom_left) * corners.x_weight
@@ -139,52 +141,70 @@ def sigmoid(values: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def align_corners_sampling(source_size: int, output_size: int) -> AxisSampling:
-    """Where TF1 `ResizeBilinear(align_corners=True)` samples along one axis, in float32 as TF does;
-    cached (per frame size it never changes)."""
-    scale = np.float32(source_size - 1) / np.float32(output_size - 1) if output_size > 1 else np.float32(0.0)
+    """Where TF1 `ResizeBilinear(align_corners=True)` samples along one axis, in float32 as TF
+    does; cached (per frame size it never changes).
+    """
+    scale = (
+        np.float32(source_size - 1) / np.float32(output_size - 1)
+        if output_size > 1
+        else np.float32(0.0)
+    )
     positions = np.arange(output_size, dtype=np.float32) * scale
     floor = np.floor(positions)
     high = np.minimum(np.ceil(positions).astype(np.int32), source_size - 1)
-    return AxisSampling(floor.astype(np.int32), high, positions - floor, np.ones(output_size, dtype=bool))
+    return AxisSampling(
+        floor.astype(np.int32), high, positions - floor, np.ones(output_size, dtype=bool)
+    )
 
 
-def resized_values(grid: np.ndarray, input_size: Tuple[int, int], flat_pixels: np.ndarray) -> np.ndarray:
+def resized_values(
+    grid: np.ndarray, input_size: Tuple[int, int], flat_pixels: np.ndarray
+) -> np.ndarray:
     """Values of ResizeBilinear(grid, input_size, align_corners=True) at some of its pixels.
 
-    grid: (h, w, C) float32; flat_pixels: (M,) flat indices into (H_in, W_in).
-    Returns (C, M) float32 (channels first: cheap reductions over them), bit for bit what TF computes.
+    grid: (h, w, C) float32; flat_pixels: (M,) flat indices into (H_in, W_in). Returns (C, M)
+    float32 (channels first: cheap reductions over them), bit for bit what TF computes.
     """
     grid_h, grid_w, channels = grid.shape
     input_w = input_size[1]
     rows = align_corners_sampling(grid_h, input_size[0])
     cols = align_corners_sampling(grid_w, input_w)
     left, right = grid.take(cols.low, axis=1), grid.take(cols.high, axis=1)
-    across = (left + (right - left) * cols.weight[:, None]).reshape(-1, channels)  # (h * W_in, C): TF's first lerp
+    # (h * W_in, C): TF's first lerp
+    across = (left + (right - left) * cols.weight[:, None]).reshape(-1, channels)
     ys, xs = np.divmod(flat_pixels, input_w)
     top = across.take(rows.low.take(ys) * input_w + xs, axis=0)
     bottom = across.take(rows.high.take(ys) * input_w + xs, axis=0)
     return np.ascontiguousarray((top + (bottom - top) * rows.weight.take(ys)[:, None]).T)
 
 
-def best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners) -> np.ndarray:
-    """Argmax part of the bilinear samples of sigmoid(part logits at input size) -> (N,) uint8 part ids.
+def best_parts(
+    part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners
+) -> np.ndarray:
+    """Argmax part of the bilinear samples of sigmoid(part logits at input size) -> (N,) uint8 part
+    ids.
 
     part_heatmaps: (h, w, 24) float32 network logits; part_argmax: (H_in, W_in) uint8 argmax of
     their ResizeBilinear to input size; corners: N frame pixels' corners in (H_in, W_in).
     Where all four corners share their argmax part, it wins (a convex combination keeps it
     ahead); elsewhere see `interpolated_best_parts`.
     """
-    candidates = part_argmax.reshape(-1).take(corners.index)                             # (4, N)
+    candidates = part_argmax.reshape(-1).take(corners.index)  # (4, N)
     chosen = candidates[0].copy()
     mixed = np.flatnonzero((candidates != candidates[0]).any(axis=0))
     if mixed.size:
-        chosen[mixed] = interpolated_best_parts(part_heatmaps, part_argmax, corners.subset(mixed),
-                                                candidates[:, mixed])
+        chosen[mixed] = interpolated_best_parts(
+            part_heatmaps, part_argmax, corners.subset(mixed), candidates[:, mixed]
+        )
     return chosen
 
 
-def interpolated_best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, corners: PixelCorners,
-                            candidates: np.ndarray) -> np.ndarray:
+def interpolated_best_parts(
+    part_heatmaps: np.ndarray,
+    part_argmax: np.ndarray,
+    corners: PixelCorners,
+    candidates: np.ndarray,
+) -> np.ndarray:
     """`best_parts` of N pixels whose corners' argmax parts (candidates: (4, N) uint8) differ.
 
     Only the candidates are interpolated: any other part scores at most the interpolated corner
@@ -192,22 +212,31 @@ def interpolated_best_parts(part_heatmaps: np.ndarray, part_argmax: np.ndarray, 
     """
     channels = part_heatmaps.shape[-1]
     used, slot = used_sources(corners.index, part_argmax.size)
-    scores = sigmoid(resized_values(part_heatmaps, part_argmax.shape, used))              # (24, M)
-    values = scores.reshape(-1).take(candidates.astype(np.int32) * len(used) + slot[:, None, :])  # (4, 4, N)
-    candidate_scores = interpolate(values, corners)                                      # (4, N)
+    scores = sigmoid(resized_values(part_heatmaps, part_argmax.shape, used))  # (24, M)
+    values = scores.reshape(-1).take(
+        candidates.astype(np.int32) * len(used) + slot[:, None, :]
+    )  # (4, 4, N)
+    candidate_scores = interpolate(values, corners)  # (4, N)
     best = candidate_scores.max(axis=0)
-    chosen = np.where(candidate_scores == best, candidates, np.uint8(255)).min(axis=0)   # lowest id on ties
-    runner_up = np.where(np.arange(channels)[:, None] == part_argmax.reshape(-1).take(used),
-                         np.float32(-1.0), scores).max(axis=0)                           # (M,)
+    chosen = np.where(candidate_scores == best, candidates, np.uint8(255)).min(
+        axis=0
+    )  # lowest id on ties
+    runner_up = np.where(
+        np.arange(channels)[:, None] == part_argmax.reshape(-1).take(used),
+        np.float32(-1.0),
+        scores,
+    ).max(axis=0)  # (M,)
     unsure = np.flatnonzero(~(best > interpolate(runner_up.take(slot), corners)))
     if unsure.size:
-        unsure_scores = np.moveaxis(scores.take(slot[:, unsure], axis=1), 1, 0)           # (4, 24, n)
+        unsure_scores = np.moveaxis(scores.take(slot[:, unsure], axis=1), 1, 0)  # (4, 24, n)
         chosen[unsure] = np.argmax(interpolate(unsure_scores, corners.subset(unsure)), axis=0)
     return chosen
 
 
 def used_sources(index: np.ndarray, source_count: int):
-    """Distinct source indices in `index` -> (sorted (M,) indices, `index`-shaped positions in them)."""
+    """Distinct source indices in `index` -> (sorted (M,) indices, `index`-shaped positions in
+    them).
+    """
     used = np.zeros(source_count, dtype=bool)
     used[index] = True
     distinct = np.flatnonzero(used)
@@ -239,7 +268,9 @@ def frame_labels(geometry: InputGeometry, person_scores: np.ndarray, threshold: 
     else:
         flat_labels[undecided] = 0
         person_pixels = undecided[person]
-        flat_labels[person_pixels] = best_parts(part_heatmaps, part_argmax, corners.subset(person)) + 1
+        flat_labels[person_pixels] = (
+            best_parts(part_heatmaps, part_argmax, corners.subset(person)) + 1
+        )
     labels[~rows.inside] = 0
     labels[:, ~cols.inside] = 0
     return labels

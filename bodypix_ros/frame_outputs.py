@@ -84,7 +84,7 @@ def engine_request(selection: OutputSelection, config: RenderConfig) -> EngineRe
 
 def render_outputs(rgb: np.ndarray, result: SegmentationResult, selection: OutputSelection,
                    config: RenderConfig) -> Dict[str, np.ndarray]:
-    """The selected output images of `result` on the (H, W, 3) uint8 RGB frame (see FrameOutputs)."""
+    """The selected output images of `result` on the (H, W, 3) uint8 RGB frame."""
     labels = {"mask": result.person_mask, "part_labels": result.part_labels,
               "instances": result.instances}
     images = {name: labels[name] for name in selection.names

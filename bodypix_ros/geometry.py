@@ -44,7 +44,9 @@ def valid_input_resolution(size: float, output_stride: int) -> int:
     return int(math.floor(size / output_stride) * output_stride + 1)
 
 
-def input_geometry(frame_size: Tuple[int, int], fraction: float, output_stride: int) -> InputGeometry:
+def input_geometry(
+    frame_size: Tuple[int, int], fraction: float, output_stride: int
+) -> InputGeometry:
     """TFJS `toInputResolutionHeightAndWidth` + the padding of `padAndResizeTo`."""
     height, width = frame_size
     target_h = valid_input_resolution(height * fraction, output_stride)

@@ -78,14 +78,18 @@ class MultiPersonSettings:
 
     def __post_init__(self):
         if not isinstance(self.enabled, bool):
-            raise SettingsError(f"multi_person.enabled must be true or false, not {self.enabled!r}")
+            raise SettingsError(
+                f"multi_person.enabled must be true or false, not {self.enabled!r}"
+            )
         _check_int("max_detections", self.max_detections, *MAX_DETECTIONS_RANGE)
         _check_unit_interval("score_threshold", self.score_threshold)
         _check_unit_interval("min_keypoint_score", self.min_keypoint_score)
         _check_int("refine_steps", self.refine_steps, *REFINE_STEPS_RANGE)
         if (isinstance(self.nms_radius, bool) or not isinstance(self.nms_radius, (int, float))
                 or not 0 < self.nms_radius < math.inf):
-            raise SettingsError(f"nms_radius {self.nms_radius!r} must be a positive number of pixels")
+            raise SettingsError(
+                f"nms_radius {self.nms_radius!r} must be a positive number of pixels"
+            )
 
 
 @dataclass(frozen=True)
@@ -116,14 +120,18 @@ class SegmentationSettings:
 
     def with_changes(self, **changes) -> "SegmentationSettings":
         """A validated copy; keys `multi_person.X` change the multi-person knobs."""
-        valid = [f.name for f in fields(self)] + [f"multi_person.{f.name}" for f in fields(self.multi_person)]
+        valid = [f.name for f in fields(self)] + [
+            f"multi_person.{f.name}" for f in fields(self.multi_person)
+        ]
         unknown = [key for key in changes if key not in valid]
         if unknown:
             raise SettingsError(f"unknown setting(s) {', '.join(map(repr, unknown))}; "
                                 f"valid: {', '.join(valid)}")
         multi = {key.split(".", 1)[1]: value for key, value in changes.items()
                  if key.startswith("multi_person.")}
-        plain = {key: value for key, value in changes.items() if not key.startswith("multi_person.")}
+        plain = {
+            key: value for key, value in changes.items() if not key.startswith("multi_person.")
+        }
         if multi:
             plain["multi_person"] = replace(plain.get("multi_person", self.multi_person), **multi)
         return replace(self, **plain)

@@ -1,7 +1,7 @@
 """Start the BodyPix segment node.
 
-ros2 launch bodypix_ros segment.launch.py image:=/camera/image_raw
-ros2 launch bodypix_ros segment.launch.py image:=/camera/image_raw namespace:=front model:=mobilenet_float_050_stride16
+ros2 launch bodypix_ros segment.launch.py image:=/camera/image_raw ros2 launch bodypix_ros
+segment.launch.py image:=/camera/image_raw namespace:=front model:=mobilenet_float_050_stride16
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -14,8 +14,10 @@ from launch import LaunchDescription
 ARGUMENTS = {
     "image": ("image", "Input image topic; its /compressed sibling is remapped with it."),
     "namespace": ("", "Namespace of the node and its ~/ outputs."),
-    "params_file": (PathJoinSubstitution([FindPackageShare("bodypix_ros"), "config", "bodypix.yaml"]),
-                    "Parameter file (every parameter is listed in the package's config/bodypix.yaml)."),
+    "params_file": (
+        PathJoinSubstitution([FindPackageShare("bodypix_ros"), "config", "bodypix.yaml"]),
+        "Parameter file (every parameter is listed in the package's config/bodypix.yaml).",
+    ),
     "model": ("", "Model name, model.json path or URL; empty keeps params_file's `model`."),
     "use_sim_time": ("false", "Use /clock (e.g. when playing a bag with --clock)."),
     "log_level": ("info", "Log level: debug, info, warn, error or fatal."),

@@ -56,13 +56,16 @@ def test_input_geometry_matches_tfjs(model, stem):
 def shared_model_names():
     if not MODELS.is_dir():
         return []
-    return sorted(f"mobilenet_{path.parent.parent.name}_{path.parent.name}_{path.stem.split('-')[1]}"
-                  for path in MODELS.glob("mobilenet/*/*/model-stride*.json"))
+    return sorted(
+        f"mobilenet_{path.parent.parent.name}_{path.parent.name}_{path.stem.split('-')[1]}"
+        for path in MODELS.glob("mobilenet/*/*/model-stride*.json")
+    )
 
 
 DEGRADED_MODELS = {"mobilenet_quant1_100_stride8", "mobilenet_quant1_100_stride16"}
 """1-byte weights of the 1.00 MobileNet lose much accuracy: on this photo they mark 1-18 % of the
-frame as person (quant2/float models: 31-34 %). Still some person, never empty, never everything."""
+frame as person (quant2/float models: 31-34 %). Still some person, never empty, never everything.
+"""
 
 
 @pytest.mark.parametrize("model", shared_model_names())
@@ -106,8 +109,9 @@ def test_outputs_at_frame_resolution_for_odd_sizes(engine):
 @pytest.mark.parametrize("fraction", [0.1, 2.0])
 def test_one_pixel_frame_sides_at_the_resolution_extremes(engine, frame_size, fraction):
     frame = np.random.default_rng(5).integers(0, 256, frame_size + (3,), dtype=np.uint8)
-    settings = SegmentationSettings(internal_resolution=fraction, segmentation_threshold=0.0).with_changes(
-        **{"multi_person.enabled": True, "multi_person.score_threshold": 0.0})
+    settings = SegmentationSettings(
+        internal_resolution=fraction, segmentation_threshold=0.0
+    ).with_changes(**{"multi_person.enabled": True, "multi_person.score_threshold": 0.0})
     result = engine.segment(frame, settings)
     for image in (result.person_mask, result.part_labels, result.instances):
         assert image.shape == frame_size and image.dtype == np.uint8
@@ -172,7 +176,9 @@ def test_part_filter_keeps_only_those_parts(engine):
 
 def test_part_filter_applies_before_the_person_decode(engine):
     frame = reference_input("three_people")
-    settings = SegmentationSettings(part_filter=("torso_front",)).with_changes(**{"multi_person.enabled": True})
+    settings = SegmentationSettings(part_filter=("torso_front",)).with_changes(
+        **{"multi_person.enabled": True}
+    )
     result = engine.segment(frame, settings)
     assert result.persons and np.array_equal(result.instances > 0, result.person_mask > 0)
     for index, person in enumerate(result.persons, start=1):
@@ -182,5 +188,7 @@ def test_part_filter_applies_before_the_person_decode(engine):
 def test_threshold_moves_the_mask(engine):
     frame = reference_input(ONE_PERSON)[::2, ::2]
     loose = engine.segment(frame, SegmentationSettings(segmentation_threshold=0.2)).person_mask > 0
-    strict = engine.segment(frame, SegmentationSettings(segmentation_threshold=0.95)).person_mask > 0
+    strict = (
+        engine.segment(frame, SegmentationSettings(segmentation_threshold=0.95)).person_mask > 0
+    )
     assert strict.sum() < loose.sum() and not (strict & ~loose).any()

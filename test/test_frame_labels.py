@@ -1,4 +1,5 @@
-"""The shortcut to frame resolution gives what TF resize + crop_and_resize + threshold/argmax give."""
+"""The shortcut to frame resolution gives what TF resize + crop_and_resize + threshold/argmax give.
+"""
 
 import numpy as np
 import pytest
@@ -12,16 +13,21 @@ def to_input_size(grid, input_size):
     """(h, w, C) grid -> (H_in, W_in, C) float32, as TFJS scales the network outputs."""
     import tensorflow as tf
 
-    return tf.raw_ops.ResizeBilinear(images=grid[None], size=input_size, align_corners=True).numpy()[0]
+    return tf.raw_ops.ResizeBilinear(
+        images=grid[None], size=input_size, align_corners=True
+    ).numpy()[0]
 
 
 def tf_reference(geometry, person_scores, threshold, part_heatmaps):
-    """TFJS's own composition, in TensorFlow: resize and crop_and_resize every channel, then decide."""
+    """TFJS's own composition, in TensorFlow: resize and crop_and_resize every channel, then
+    decide."""
     import tensorflow as tf
 
     part_logits = to_input_size(part_heatmaps, geometry.input_size)
     box = np.asarray(crop_box(geometry), np.float32)[None]
-    person = tf.image.crop_and_resize(person_scores[None, :, :, None], box, [0], geometry.frame_size)
+    person = tf.image.crop_and_resize(
+        person_scores[None, :, :, None], box, [0], geometry.frame_size
+    )
     parts = tf.image.crop_and_resize(tf.sigmoid(part_logits)[None], box, [0], geometry.frame_size)
     labels = tf.cast(tf.argmax(parts[0], axis=-1) + 1, tf.uint8).numpy()
     return np.where(person[0, :, :, 0].numpy() > threshold, labels, 0)
@@ -39,7 +45,9 @@ def test_frame_labels_match_tf_crop_and_resize(frame_size, fraction, stride):
     segments = rng.normal(0, 4.0, (grid_h, grid_w, 1)).astype(np.float32)
     person_scores = 1.0 / (1.0 + np.exp(-to_input_size(segments, geometry.input_size)[:, :, 0]))
     part_heatmaps = rng.normal(0, 3.0, (grid_h, grid_w, 24)).astype(np.float32)
-    part_argmax = np.argmax(to_input_size(part_heatmaps, geometry.input_size), axis=-1).astype(np.uint8)
+    part_argmax = np.argmax(to_input_size(part_heatmaps, geometry.input_size), axis=-1).astype(
+        np.uint8
+    )
     expected = tf_reference(geometry, person_scores, 0.7, part_heatmaps)
     labels = frame_labels(geometry, person_scores, 0.7, part_heatmaps, part_argmax)
     assert labels.shape == frame_size and labels.dtype == np.uint8
@@ -58,10 +66,14 @@ def test_one_pixel_frame_sides_match_tf_crop_and_resize(frame_size, fraction):
     rng = np.random.default_rng(7)
     person_scores = rng.uniform(0.0, 1.0, geometry.input_size).astype(np.float32)
     part_heatmaps = rng.normal(0.0, 3.0, grid_size(geometry) + (24,)).astype(np.float32)
-    part_argmax = np.argmax(to_input_size(part_heatmaps, geometry.input_size), axis=-1).astype(np.uint8)
+    part_argmax = np.argmax(to_input_size(part_heatmaps, geometry.input_size), axis=-1).astype(
+        np.uint8
+    )
     labels = frame_labels(geometry, person_scores, 0.5, part_heatmaps, part_argmax)
     assert labels.shape == frame_size
-    np.testing.assert_array_equal(labels, tf_reference(geometry, person_scores, 0.5, part_heatmaps))
+    np.testing.assert_array_equal(
+        labels, tf_reference(geometry, person_scores, 0.5, part_heatmaps)
+    )
 
 
 @pytest.mark.parametrize("input_size, grid_size", [((241, 321), (16, 21)), ((161, 97), (21, 13)),
@@ -69,5 +81,7 @@ def test_one_pixel_frame_sides_match_tf_crop_and_resize(frame_size, fraction):
 def test_resized_values_are_tf_resize_bilinear_bit_for_bit(input_size, grid_size):
     grid = np.random.default_rng(3).normal(0.0, 5.0, grid_size + (24,)).astype(np.float32)
     expected = to_input_size(grid, input_size).reshape(-1, 24)
-    pixels = np.random.default_rng(4).choice(len(expected), size=min(500, len(expected)), replace=False)
+    pixels = np.random.default_rng(4).choice(
+        len(expected), size=min(500, len(expected)), replace=False
+    )
     np.testing.assert_array_equal(resized_values(grid, input_size, pixels), expected[pixels].T)

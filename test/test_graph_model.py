@@ -42,8 +42,14 @@ def test_truncated_shard_is_rejected(tmp_path):
 
 
 def test_unsupported_weight_dtype_is_a_model_error(tmp_path):
-    entries = [{"name": "z", "shape": [2], "dtype": "complex64", "quantization": {"dtype": "uint8",
-                                                                                   "min": 0.0, "scale": 1.0}}]
+    entries = [
+        {
+            "name": "z",
+            "shape": [2],
+            "dtype": "complex64",
+            "quantization": {"dtype": "uint8", "min": 0.0, "scale": 1.0},
+        }
+    ]
     manifest = write_shard(tmp_path, entries, [bytes(2)])
     with pytest.raises(ModelError, match="'z' has unsupported dtype 'complex64'"):
         decode_weights(manifest, tmp_path)
@@ -83,8 +89,12 @@ def test_loaded_model_feeds_tf_bodypix_wrapper(models_dir):
     graph = load_graph_model(models_dir / "mobilenet/quant2/075/model-stride16.json")
     wrapper = BodyPixModelWrapper(MobileNetBodyPixPredictWrapper(graph), output_stride=16)
     stem = "three_people"
-    mask = wrapper.predict_single(reference_input(stem)).get_mask(threshold=0.7).numpy()[..., 0] > 0
-    expected = read_png(REFERENCE / "mobilenet_quant2_075_stride16" / stem / "person_mask.png") > 127
+    mask = (
+        wrapper.predict_single(reference_input(stem)).get_mask(threshold=0.7).numpy()[..., 0] > 0
+    )
+    expected = (
+        read_png(REFERENCE / "mobilenet_quant2_075_stride16" / stem / "person_mask.png") > 127
+    )
     iou = (mask & expected).sum() / (mask | expected).sum()
     assert 0.85 < iou < 0.99  # tf-bodypix's own resize: close to, not equal to, TFJS
 

@@ -1,4 +1,5 @@
-"""The package's architecture: imports flow one way, with no cycle, and the public surface is cheap.
+"""The package's architecture: imports flow one way, with no cycle, and the public surface is
+cheap.
 
 Every import inside bodypix_ros counts, also those inside functions: an import deferred to a
 function to dodge a cycle is still a cycle.

@@ -42,8 +42,14 @@ def test_relative_paths_follow_the_official_tree():
         "mobilenet/quant2/075/model-stride16.json"
     assert parse_model_name("mobilenet_float_100_stride8").relative_path == \
         "mobilenet/float/100/model-stride8.json"
-    assert parse_model_name("resnet50_float_stride32").relative_path == "resnet50/float/model-stride32.json"
-    assert parse_model_name("resnet50_quant1_stride16").relative_path == "resnet50/quant1/model-stride16.json"
+    assert (
+        parse_model_name("resnet50_float_stride32").relative_path
+        == "resnet50/float/model-stride32.json"
+    )
+    assert (
+        parse_model_name("resnet50_quant1_stride16").relative_path
+        == "resnet50/quant1/model-stride16.json"
+    )
     for spec in all_model_specs():
         if spec.architecture == "resnet50":
             assert spec.multiplier is None and re.fullmatch(r"resnet50/\w+/model-stride\d+\.json",
@@ -77,9 +83,10 @@ def test_typo_suggests_the_closest_name():
         parse_model_name("mobilenet_quant2_075_strid16")
 
 
-@pytest.mark.parametrize("fields", [("mobilenet_v1", "quant2", None, 16), ("resnet50", "float", 0.5, 16),
-                                    ("mobilenet_v1", "quant2", 0.75, 32), ("resnet50", "float", None, 8),
-                                    ("mobilenet_v1", "int8", 0.75, 16), ("vgg", "float", None, 16)])
+@pytest.mark.parametrize("fields", [
+    ("mobilenet_v1", "quant2", None, 16), ("resnet50", "float", 0.5, 16),
+    ("mobilenet_v1", "quant2", 0.75, 32), ("resnet50", "float", None, 8),
+    ("mobilenet_v1", "int8", 0.75, 16), ("vgg", "float", None, 16)])
 def test_invalid_specs_are_rejected(fields):
     with pytest.raises(ModelError):
         ModelSpec(*fields)

@@ -56,7 +56,9 @@ def face_pose(x: float, y: float, face_score: float = 0.9) -> np.ndarray:
 
 def test_root_candidates_are_local_maxima_at_or_above_threshold():
     heatmaps = np.zeros((5, 6, 17))
-    heatmaps[1, 1, 0] = heatmaps[1, 2, 0] = 0.8   # plateau: TFJS keeps both (no neighbour is greater)
+    heatmaps[1, 1, 0] = heatmaps[1, 2, 0] = (
+        0.8  # plateau: TFJS keeps both (no neighbour is greater)
+    )
     heatmaps[3, 4, 0] = 0.6
     heatmaps[3, 5, 0] = 0.7                        # grid edge: window clipped, beats (3, 4)
     heatmaps[0, 0, 3] = 0.5                        # exactly the threshold counts
@@ -69,7 +71,8 @@ def test_root_candidates_are_local_maxima_at_or_above_threshold():
 
 
 def test_root_threshold_is_compared_in_doubles_as_tfjs():
-    # float32(0.7) is 0.699999988...: below a 0.7 threshold in doubles (TFJS), equal to it in float32.
+    # float32(0.7) is 0.699999988...: below a 0.7 threshold in doubles (TFJS), equal to it in
+    # float32.
     heatmaps = np.zeros((3, 3, 17), np.float32)
     heatmaps[1, 1, 0] = 0.7
     heatmaps[1, 1, 1] = np.nextafter(np.float32(0.7), np.float32(1.0))
@@ -157,7 +160,9 @@ def matcher_scene(far_pose_face_score: float = 0.9):
 
 def test_pixels_follow_long_offsets_to_the_nearest_pose():
     geometry, long_offsets, poses = matcher_scene()
-    matcher = InstanceMatcher(long_offsets, geometry, poses, refine_steps=10, min_keypoint_score=0.3)
+    matcher = InstanceMatcher(
+        long_offsets, geometry, poses, refine_steps=10, min_keypoint_score=0.3
+    )
     instances = assign_instances(np.ones((64, 128), bool), matcher, np.array([1, 2], np.uint8))
     # Columns 0-3 end at x = 127 and join the right pose although the left one is nearer.
     assert (instances[:, :41] == 1).all()
@@ -171,7 +176,9 @@ def test_pixels_follow_long_offsets_to_the_nearest_pose():
 
 def test_poses_without_confident_face_keypoints_own_nothing():
     geometry, long_offsets, poses = matcher_scene(far_pose_face_score=0.3)  # not > 0.3
-    matcher = InstanceMatcher(long_offsets, geometry, poses, refine_steps=10, min_keypoint_score=0.3)
+    matcher = InstanceMatcher(
+        long_offsets, geometry, poses, refine_steps=10, min_keypoint_score=0.3
+    )
     instances = assign_instances(np.ones((64, 128), bool), matcher, np.array([1, 2], np.uint8))
     assert (instances == 1).all()
 
@@ -180,7 +187,9 @@ def test_walks_leaving_the_grid_upwards_are_clamped_not_lost():
     # TFJS reads outside its offset grid here (NaN: no owner); the port clamps and assigns.
     geometry, long_offsets, poses = matcher_scene()
     long_offsets[..., :5] = -500.0
-    matcher = InstanceMatcher(long_offsets, geometry, poses, refine_steps=10, min_keypoint_score=0.3)
+    matcher = InstanceMatcher(
+        long_offsets, geometry, poses, refine_steps=10, min_keypoint_score=0.3
+    )
     instances = assign_instances(np.ones((64, 128), bool), matcher, np.array([1, 2], np.uint8))
     assert (instances > 0).all()
 
@@ -197,7 +206,9 @@ def test_no_pose_gives_no_person():
 
 @functools.lru_cache(maxsize=None)
 def segment_reference(model: str, stem: str):
-    return load_engine(model).segment(reference_input(stem), MULTI, part_labels=True, instances=True)
+    return load_engine(model).segment(
+        reference_input(stem), MULTI, part_labels=True, instances=True
+    )
 
 
 def reference_people(model: str, stem: str):
@@ -234,7 +245,9 @@ def test_parity_with_tfjs_segment_multi_person(model, stem):
         reference = people[best[index]]["pose"]
         assert iou[index, best[index]] >= PARITY_PERSON_IOU
         assert person.score == pytest.approx(reference["score"], abs=5e-3)
-        expected_keypoints = np.array([[k["x"], k["y"], k["score"]] for k in reference["keypoints"]])
+        expected_keypoints = np.array(
+            [[k["x"], k["y"], k["score"]] for k in reference["keypoints"]]
+        )
         confident = expected_keypoints[:, 2] >= 0.5
         error = np.hypot(*(person.keypoints[confident, :2] - expected_keypoints[confident, :2]).T)
         assert error.max(initial=0.0) <= 2.0

@@ -49,8 +49,8 @@ def test_unknown_backend_is_refused():
 
 @pytest.mark.parametrize("model", [MODEL, STRIDE8])
 def test_tflite_returns_every_graph_output_under_its_name(model):
-    """All eight outputs, not only the two the mask and part labels use: the person decode reads the
-    offsets and displacements, whose pairs have equal shapes, so a mix-up would not raise."""
+    """All eight outputs, not only the two the mask and part labels use: the person decode reads
+    the offsets and displacements, whose pairs have equal shapes, so a mix-up would not raise."""
     import tensorflow as tf
 
     tflite_engine = load_engine(model, backend="tflite")

@@ -60,12 +60,16 @@ class ModelSpec:
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
-            raise ModelError(f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+            raise ModelError(
+                f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}"
+            )
         if self.quant not in QUANTS:
             raise ModelError(f"weights {self.quant!r} are not one of {', '.join(QUANTS)}")
         multipliers = MOBILENET_MULTIPLIERS if self.architecture == "mobilenet_v1" else (None,)
         if self.multiplier not in multipliers:
-            raise ModelError(f"{self.architecture} has no multiplier {self.multiplier!r}; valid: {multipliers}")
+            raise ModelError(
+                f"{self.architecture} has no multiplier {self.multiplier!r}; valid: {multipliers}"
+            )
         if self.output_stride not in OUTPUT_STRIDES[self.architecture]:
             raise ModelError(f"{self.architecture} has no output stride {self.output_stride!r}; "
                              f"valid: {OUTPUT_STRIDES[self.architecture]}")
@@ -77,7 +81,7 @@ class ModelSpec:
 
     @property
     def relative_path(self) -> str:
-        """model.json path in the official tree, e.g. 'mobilenet/quant2/075/model-stride16.json'."""
+        """model.json path in the official tree: 'mobilenet/quant2/075/model-stride16.json'."""
         return "/".join(self._folders() + [f"model-stride{self.output_stride}.json"])
 
     def _folders(self) -> List[str]:
@@ -89,7 +93,9 @@ class ModelSpec:
 
 
 def all_model_specs() -> Tuple[ModelSpec, ...]:
-    """Every official model: MobileNetV1 (3 weights x 3 multipliers x 2 strides), ResNet50 (3 x 2)."""
+    """Every official model: MobileNetV1 (3 weights x 3 multipliers x 2 strides), ResNet50
+    (3 weights x 2 strides).
+    """
     mobilenets = tuple(ModelSpec("mobilenet_v1", quant, multiplier, stride)
                        for quant in QUANTS for multiplier in MOBILENET_MULTIPLIERS
                        for stride in OUTPUT_STRIDES["mobilenet_v1"])
@@ -118,7 +124,9 @@ def spec_from_path(path: str) -> Optional[ModelSpec]:
     architecture = "resnet50" if match["arch"] == "resnet50" else "mobilenet_v1"
     multipliers = {folder: value for value, folder in _MULTIPLIER_FOLDERS.items()}
     try:
-        return ModelSpec(architecture, match["quant"], multipliers.get(match["mult"]), int(match["stride"]))
+        return ModelSpec(
+            architecture, match["quant"], multipliers.get(match["mult"]), int(match["stride"])
+        )
     except ModelError:
         return None
 

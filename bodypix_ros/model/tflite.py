@@ -19,17 +19,18 @@ MAX_CONVERTED = 4
 def _interpreter_class():
     """LiteRT's interpreter when installed, else the one in the tensorflow wheel (same API)."""
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter as interpreter_class  # noqa: N813
     except ImportError:
         import tensorflow as tf
 
-        Interpreter = tf.lite.Interpreter
-    return Interpreter
+        interpreter_class = tf.lite.Interpreter
+    return interpreter_class
 
 
 class TFLiteFunction:
     """`function(*inputs) -> {name: tf.Tensor}` run by TFLite: call with numpy inputs (named
-    `input_names`) -> {name: np.ndarray}."""
+    `input_names`) -> {name: np.ndarray}.
+    """
 
     def __init__(self, function: Callable, input_names: Sequence[str], num_threads: int = 0):
         self.function = function
@@ -45,7 +46,9 @@ class TFLiteFunction:
             return self._interpreters[key]
         import tensorflow as tf
 
-        LOGGER.info("converting to TensorFlow Lite for inputs %s", [array.shape for array in inputs])
+        LOGGER.info(
+            "converting to TensorFlow Lite for inputs %s", [array.shape for array in inputs]
+        )
         specs = [tf.TensorSpec(array.shape, tf.as_dtype(array.dtype), name=name)
                  for array, name in zip(inputs, self.input_names)]
         names = sorted(tf.function(self.function).get_concrete_function(*specs).structured_outputs)

@@ -1,4 +1,5 @@
-"""Multi-person decoding (TFJS body-pix 2.2 `segmentMultiPerson`): poses, instance ids, person records.
+"""Multi-person decoding (TFJS body-pix 2.2 `segmentMultiPerson`): poses, instance ids, person
+records.
 
 Pure numpy on the network's grid outputs; no TensorFlow here.
 """
@@ -16,20 +17,29 @@ from bodypix_ros.settings import MultiPersonSettings
 __all__ = ["decode_persons"]
 
 
-def person_records(instances: np.ndarray, keypoints: np.ndarray, scores: np.ndarray) -> List[Person]:
-    """Persons of an (H, W) uint8 instance image; keypoints (n, 17, 3) / scores (n,) of instance 1..n."""
+def person_records(
+    instances: np.ndarray, keypoints: np.ndarray, scores: np.ndarray
+) -> List[Person]:
+    """Persons of an (H, W) uint8 instance image; keypoints (n, 17, 3) / scores (n,) of instance
+    1..n.
+    """
     persons = []
     for index in range(scores.size):
         mask = instances == index + 1
         rows = np.flatnonzero(mask.any(axis=1))
         if rows.size:
-            columns = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
+            columns = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
             box = (int(columns[0]), int(rows[0]), int(columns[-1]), int(rows[-1]))
         else:
             box = (-1, -1, -1, -1)
-        persons.append(Person(score=float(scores[index]),
-                              keypoints=keypoints[index].astype(np.float32),
-                              box=box, pixel_count=int(np.count_nonzero(mask))))
+        persons.append(
+            Person(
+                score=float(scores[index]),
+                keypoints=keypoints[index].astype(np.float32),
+                box=box,
+                pixel_count=int(np.count_nonzero(mask)),
+            )
+        )
     return persons
 
 

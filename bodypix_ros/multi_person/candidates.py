@@ -21,7 +21,8 @@ class RootCandidates(NamedTuple):
 
 
 def root_candidates(heatmaps: np.ndarray, score_threshold: float) -> RootCandidates:
-    """(h, w, 17) keypoint scores -> every cell/keypoint scoring >= threshold and >= its 3x3 window.
+    """(h, w, 17) keypoint scores -> every cell/keypoint scoring >= threshold and >= its 3x3
+    window.
 
     TFJS `scoreIsMaximumInLocalWindow` rejects a cell only if a neighbour is strictly
     greater, so plateaus yield several candidates; the window is clipped at the grid edge.

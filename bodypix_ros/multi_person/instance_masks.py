@@ -63,15 +63,22 @@ class InstanceMatcher:
         pad = geometry.padding
         grid_h, grid_w = long_offsets.shape[:2]
         stride = geometry.output_stride
-        self.axes = (_grid_axis(height, pad.top, pad.bottom, geometry.input_size[0], stride, grid_h),
-                     _grid_axis(width, pad.left, pad.right, geometry.input_size[1], stride, grid_w))
+        self.axes = (
+            _grid_axis(height, pad.top, pad.bottom, geometry.input_size[0], stride, grid_h),
+            _grid_axis(width, pad.left, pad.right, geometry.input_size[1], stride, grid_w),
+        )
         self.refine_steps = refine_steps
         # Long offsets of the matched keypoints in grid units as y + i x: (K * cells,) complex64.
         offset_y = long_offsets[..., :MATCHED_KEYPOINTS] * self.axes[0].scale
-        offset_x = long_offsets[..., NUM_KEYPOINTS:NUM_KEYPOINTS + MATCHED_KEYPOINTS] * self.axes[1].scale
+        offset_x = (
+            long_offsets[..., NUM_KEYPOINTS : NUM_KEYPOINTS + MATCHED_KEYPOINTS]
+            * self.axes[1].scale
+        )
         steps = (offset_y + 1j * offset_x).astype(np.complex64)
         self.grid_steps = steps.reshape(-1, MATCHED_KEYPOINTS).T.ravel()
-        self.keypoint_base = (np.arange(MATCHED_KEYPOINTS, dtype=np.int32) * grid_h * grid_w)[:, None]
+        self.keypoint_base = (np.arange(MATCHED_KEYPOINTS, dtype=np.int32) * grid_h * grid_w)[
+            :, None
+        ]
         # Poses with at least one face keypoint scoring > min_keypoint_score can own pixels.
         face = keypoints[:, :MATCHED_KEYPOINTS]
         used = face[..., 2] > min_keypoint_score
@@ -108,12 +115,16 @@ class InstanceMatcher:
 
     def nearest_pose(self, embedding: np.ndarray) -> np.ndarray:
         """(2, K, m) embeddings -> (m,) index of the pose whose face keypoints scoring
-        > min_keypoint_score are nearest in mean squared distance; NO_OWNER if no pose has one."""
+        > min_keypoint_score are nearest in mean squared distance; NO_OWNER if no pose has one.
+        """
         if self.candidates.size == 0:
             return np.full(embedding.shape[2], NO_OWNER, dtype=np.intp)
         y, x = embedding.astype(np.float64)
-        mean_distance = (self.used_mean @ (y * y + x * x) - 2.0 * (self.used_y @ y + self.used_x @ x)
-                         + self.pose_norm[:, None])  # (c, m)
+        mean_distance = (
+            self.used_mean @ (y * y + x * x)
+            - 2.0 * (self.used_y @ y + self.used_x @ x)
+            + self.pose_norm[:, None]
+        )  # (c, m)
         return self.candidates[np.argmin(mean_distance, axis=0)]
 
     def owners(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -131,8 +142,11 @@ def occupied_blocks(person_mask: np.ndarray) -> np.ndarray:
     return row_runs.reshape(blocks_y, BLOCK_SIZE, blocks_x).any(axis=1)
 
 
-def assign_instances(person_mask: np.ndarray, matcher: InstanceMatcher, labels: np.ndarray) -> np.ndarray:
-    """(H, W) bool person mask -> (H, W) uint8 image: labels[j] where pose j owns the pixel, else 0.
+def assign_instances(
+    person_mask: np.ndarray, matcher: InstanceMatcher, labels: np.ndarray
+) -> np.ndarray:
+    """(H, W) bool person mask -> (H, W) uint8 image: labels[j] where pose j owns the pixel, else
+    0.
 
     labels: (n,) uint8 output id of each pose of `matcher`, in its order.
     """
@@ -147,26 +161,36 @@ def assign_instances(person_mask: np.ndarray, matcher: InstanceMatcher, labels: 
     needed = np.zeros((blocks_y + 1, blocks_x + 1), dtype=bool)
     for dy in (0, 1):
         for dx in (0, 1):
-            needed[dy:dy + blocks_y, dx:dx + blocks_x] |= occupied
+            needed[dy : dy + blocks_y, dx : dx + blocks_x] |= occupied
     corner_row, corner_col = np.nonzero(needed)
     corner_owner = np.full(needed.shape, NO_OWNER, dtype=np.intp)
     corner_owner[corner_row, corner_col] = matcher.owners(
-        np.minimum(corner_row * BLOCK_SIZE, height - 1), np.minimum(corner_col * BLOCK_SIZE, width - 1))
+        np.minimum(corner_row * BLOCK_SIZE, height - 1),
+        np.minimum(corner_col * BLOCK_SIZE, width - 1),
+    )
 
     top_left = corner_owner[:-1, :-1]
-    uniform = ((top_left == corner_owner[:-1, 1:]) & (top_left == corner_owner[1:, :-1])
-               & (top_left == corner_owner[1:, 1:]))
+    uniform = (
+        (top_left == corner_owner[:-1, 1:])
+        & (top_left == corner_owner[1:, :-1])
+        & (top_left == corner_owner[1:, 1:])
+    )
     block_labels = np.where(uniform, lookup[top_left], 0).astype(np.uint8)
-    instances = block_labels.repeat(BLOCK_SIZE, axis=1)[:, :width].repeat(BLOCK_SIZE, axis=0)[:height]
+    instances = block_labels.repeat(BLOCK_SIZE, axis=1)[:, :width].repeat(BLOCK_SIZE, axis=0)[
+        :height
+    ]
     instances *= person_mask
 
     # Match every person pixel of the occupied blocks whose corners disagree.
     block_row, block_col = np.nonzero(occupied & ~uniform)
     within = np.arange(BLOCK_SIZE)
-    ys = np.broadcast_to(block_row[:, None, None] * BLOCK_SIZE + within[:, None],
-                         (block_row.size, BLOCK_SIZE, BLOCK_SIZE))
-    xs = np.broadcast_to(block_col[:, None, None] * BLOCK_SIZE + within,
-                         (block_col.size, BLOCK_SIZE, BLOCK_SIZE))
+    ys = np.broadcast_to(
+        block_row[:, None, None] * BLOCK_SIZE + within[:, None],
+        (block_row.size, BLOCK_SIZE, BLOCK_SIZE),
+    )
+    xs = np.broadcast_to(
+        block_col[:, None, None] * BLOCK_SIZE + within, (block_col.size, BLOCK_SIZE, BLOCK_SIZE)
+    )
     inside = (ys < height) & (xs < width)
     ys, xs = ys[inside], xs[inside]
     person = person_mask[ys, xs]

@@ -1,4 +1,5 @@
-"""Multi-person pose decoding: port of TFJS body-pix 2.2 `decodeMultiplePoses` + `scaleAndFlipPoses`.
+"""Multi-person pose decoding: port of TFJS body-pix 2.2 `decodeMultiplePoses` +
+`scaleAndFlipPoses`.
 
 Poses are (n, 17, 3) float64 arrays of rows (x, y, score) in `parts.KEYPOINT_NAMES`
 order; positions are in network-input pixels until `scale_poses` maps them to the frame.
@@ -30,7 +31,7 @@ OFFSET_REFINE_STEPS = 2
 
 
 class _PoseDecoder:
-    """Reads one frame's (h, w, C) float32 grid outputs as Python floats (TFJS decodes in doubles)."""
+    """Reads one frame's (h, w, C) float32 grid outputs as Python floats, as TFJS's doubles."""
 
     def __init__(self, outputs: NetworkOutputs, output_stride: int):
         self.scores = outputs.heatmaps
@@ -54,7 +55,8 @@ class _PoseDecoder:
     def traverse(self, edge: int, source: Tuple[float, float], target: int,
                  displacements: np.ndarray) -> Tuple[float, float, float]:
         """TFJS `traverseToTargetKeypoint`: follow displacement `edge` from `source` (y, x),
-        refine on `target`'s short offsets -> (y, x, score) of the target keypoint."""
+        refine on `target`'s short offsets -> (y, x, score) of the target keypoint.
+        """
         num_edges = displacements.shape[2] // 2
         displacement = displacements[self.nearest_cell(*source)]
         y = source[0] + float(displacement[edge])
@@ -70,7 +72,9 @@ class _PoseDecoder:
         for edge in reversed(range(len(EDGES))):
             parent, child = EDGES[edge]
             if found[child] is not None and found[parent] is None:
-                found[parent] = self.traverse(edge, found[child][:2], parent, self.displacement_bwd)
+                found[parent] = self.traverse(
+                    edge, found[child][:2], parent, self.displacement_bwd
+                )
         for edge, (parent, child) in enumerate(EDGES):
             if found[parent] is not None and found[child] is None:
                 found[child] = self.traverse(edge, found[parent][:2], child, self.displacement_fwd)
@@ -88,8 +92,13 @@ def _claimed(poses: np.ndarray, squared_radius: float, points: np.ndarray,
     return ((delta * delta).sum(axis=2) <= squared_radius).any(axis=0)
 
 
-def decode_multiple_poses(outputs: NetworkOutputs, output_stride: int, max_detections: int,
-                          score_threshold: float, nms_radius: float) -> Tuple[np.ndarray, np.ndarray]:
+def decode_multiple_poses(
+    outputs: NetworkOutputs,
+    output_stride: int,
+    max_detections: int,
+    score_threshold: float,
+    nms_radius: float,
+) -> Tuple[np.ndarray, np.ndarray]:
     """TFJS `decodeMultiplePoses` on the grid outputs.
 
     Returns keypoints (n, 17, 3) float64 rows (x, y, score) in network-input pixels and
@@ -102,8 +111,13 @@ def decode_multiple_poses(outputs: NetworkOutputs, output_stride: int, max_detec
     row = np.arange(candidates.scores.size)
     cell_offsets = decoder.offsets[candidates.grid_y, candidates.grid_x].astype(np.float64)
     root_points = np.stack(
-        [candidates.grid_x * output_stride + cell_offsets[row, candidates.keypoint + NUM_KEYPOINTS],
-         candidates.grid_y * output_stride + cell_offsets[row, candidates.keypoint]], axis=1)
+        [
+            candidates.grid_x * output_stride
+            + cell_offsets[row, candidates.keypoint + NUM_KEYPOINTS],
+            candidates.grid_y * output_stride + cell_offsets[row, candidates.keypoint],
+        ],
+        axis=1,
+    )
     squared_radius = nms_radius * nms_radius
     suppressed = np.zeros(row.size, dtype=bool)  # root near the same keypoint of a decoded pose
     poses = np.empty((max_detections, NUM_KEYPOINTS, 3))
@@ -114,18 +128,22 @@ def decode_multiple_poses(outputs: NetworkOutputs, output_stride: int, max_detec
             break
         if suppressed[index]:
             continue
-        keypoints = decoder.decode_pose(float(candidates.scores[index]), int(candidates.grid_y[index]),
-                                        int(candidates.grid_x[index]), int(candidates.keypoint[index]))
+        keypoints = decoder.decode_pose(
+            float(candidates.scores[index]),
+            int(candidates.grid_y[index]),
+            int(candidates.grid_x[index]),
+            int(candidates.keypoint[index]),
+        )
         # TFJS getInstanceScore: mean score, counting 0 for keypoints an earlier pose claims.
-        claimed = _claimed(poses[:len(scores)], squared_radius, keypoints[:, :2], all_keypoints)
+        claimed = _claimed(poses[: len(scores)], squared_radius, keypoints[:, :2], all_keypoints)
         scores.append(sum(keypoints[~claimed, 2].tolist()) / NUM_KEYPOINTS)
         poses[len(scores) - 1] = keypoints
         suppressed |= _claimed(keypoints[None], squared_radius, root_points, candidates.keypoint)
-    return poses[:len(scores)], np.array(scores, dtype=np.float64)
+    return poses[: len(scores)], np.array(scores, dtype=np.float64)
 
 
 def scale_poses(keypoints: np.ndarray, geometry: InputGeometry) -> np.ndarray:
-    """TFJS `scaleAndFlipPoses` without flip: input-pixel (n, 17, 3) -> frame pixels, scores kept."""
+    """TFJS `scaleAndFlipPoses`, no flip: input-pixel (n, 17, 3) -> frame pixels, scores kept."""
     scale_y, scale_x = geometry.input_scale
     scaled = keypoints.copy()
     scaled[..., 0] = keypoints[..., 0] * scale_x - geometry.padding.left
