@@ -7,6 +7,7 @@ through real topics and parameter services, and waits on conditions (never on ti
 
 import itertools
 import os
+import threading
 import time
 
 import numpy as np
@@ -20,9 +21,11 @@ pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs is not import
 from builtin_interfaces.msg import Time  # noqa: E402
 from conftest import ONE_PERSON, load_engine, parameter_defaults, reference_input  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rcl_interfaces.msg import Parameter as ParameterMessage  # noqa: E402
+from rcl_interfaces.msg import ParameterValue  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
@@ -288,3 +291,62 @@ def test_a_bad_model_stops_start_up_with_exit_code_1(context):
                                  parameter_overrides=[Parameter("model", value="no_such_model")])
     assert segment_node.main(["segment_node", "--ros-args", "-p", "model:=no_such_model"]) == 1
     assert segment_node.main(["segment_node", "--ros-args", "-p", "max_rate:=10"]) == 1  # int for a double
+
+
+def test_a_malformed_parameter_request_does_not_stop_the_node(counting_engine):
+    """ParameterValue.type 42 makes rclpy's parameter service raise ValueError inside spin."""
+    context = Context()
+    rclpy.init(context=context)
+    namespace = f"/bodypix_malformed_{os.getpid()}"
+    node = segment_node.SegmentNode(engine=counting_engine, context=context, namespace=namespace)
+
+    def serve():
+        try:
+            segment_node.spin(node, SingleThreadedExecutor(context=context))
+        except ExternalShutdownException:
+            pass
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    peer = rclpy.create_node("peer", context=context, namespace=namespace)
+    client = peer.create_client(SetParameters, f"{namespace}/bodypix/set_parameters")
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(peer)
+
+    def spin_until(condition):
+        deadline = time.monotonic() + WAIT_S
+        while not condition() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    try:
+        assert spin_until(client.service_is_ready)
+        malformed = ParameterMessage(name="segmentation_threshold", value=ParameterValue(type=42))
+        client.call_async(SetParameters.Request(parameters=[malformed]))
+        assert spin_until(lambda: node.stats.snapshot(time.monotonic()).callback_errors == 1)
+        assert "ValueError" in node.stats.snapshot(time.monotonic()).last_problem
+        valid = Parameter("segmentation_threshold", value=0.6).to_parameter_msg()
+        future = client.call_async(SetParameters.Request(parameters=[valid]))
+        assert spin_until(future.done), "the node no longer answers after the malformed request"
+        assert future.result().results[0].successful
+        assert node.live.settings.segmentation_threshold == 0.6 and server.is_alive()
+    finally:
+        rclpy.try_shutdown(context=context)
+        server.join(timeout=10.0)
+        executor.shutdown()
+        peer.destroy_node()
+        node.destroy_node()
+    assert not server.is_alive()
+
+
+@pytest.mark.parametrize("arguments,reason", [
+    (["--params-file", "/nonexistent/bodypix.yaml"], "Couldn't parse params file"),
+    (["-p", "input_topic:=bad topic"], "input_topic 'bad topic' is not a valid topic name"),
+    (["-p", "overlay_topic:=a//b"], "overlay_topic 'a//b' is not a valid topic name"),
+])
+def test_start_up_errors_are_one_fatal_line_and_exit_code_1(capfd, arguments, reason):
+    """A model that does not exist shows the topic check comes before the model loads."""
+    assert segment_node.main(["segment_node", "--ros-args", "-p", "model:=no_such_model",
+                              *arguments]) == 1
+    fatal = [line for line in capfd.readouterr().err.splitlines() if "FATAL" in line]
+    assert len(fatal) == 1 and reason in fatal[0] and "Traceback" not in fatal[0]

@@ -15,6 +15,7 @@ from bodypix_ros.ros.runtime import (
     RateLimiter,
     RateMeter,
     diagnostic_report,
+    rcl_error_reason,
     stamp_age_ms,
 )
 
@@ -210,3 +211,20 @@ def test_diagnostics_report_rejections_then_failures_until_they_age_out():
     report = diagnostic_report(stats.snapshot(3.0), "m", subscribed=False)
     assert report.level == DIAGNOSTIC_ERROR and "boom" in report.message
     assert diagnostic_report(stats.snapshot(30.0), "m", subscribed=False).level == DIAGNOSTIC_OK
+
+
+def test_diagnostics_warn_on_a_failed_callback_until_it_ages_out():
+    stats = NodeStats(window_s=5.0)
+    stats.callback_failed(1.0, "ValueError('42 is not a valid Parameter.Type')")
+    report = diagnostic_report(stats.snapshot(2.0), "m", subscribed=False)
+    assert report.level == DIAGNOSTIC_WARN and "42 is not a valid" in report.message
+    assert dict(report.values)["callbacks failed (e.g. malformed requests)"] == "1"
+    assert diagnostic_report(stats.snapshot(30.0), "m", subscribed=False).level == DIAGNOSTIC_OK
+
+
+def test_rcl_error_reason_is_one_line_without_source_locations():
+    message = ("failed to initialize rcl: Couldn't parse params file: '--params-file x.yaml'.\n"
+               "Error: Error opening YAML file, at /project/src/parser.c:271, at "
+               "/project/src/rcl/arguments.c:415")
+    assert rcl_error_reason(message) == ("failed to initialize rcl: Couldn't parse params file: "
+                                         "'--params-file x.yaml'. Error: Error opening YAML file")

@@ -27,7 +27,7 @@ from rclpy.exceptions import (
     InvalidParameterValueException,
     InvalidTopicNameException,
 )
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import (
@@ -55,6 +55,7 @@ from bodypix_ros.ros.outputs import (
 )
 from bodypix_ros.ros.params import (
     LIVE_NAMES,
+    OUTPUT_TOPIC_PARAMETERS,
     PARAMETERS,
     ParameterSpec,
     live_config,
@@ -67,6 +68,7 @@ from bodypix_ros.ros.runtime import (
     NodeStats,
     RateLimiter,
     diagnostic_report,
+    rcl_error_reason,
     stamp_age_ms,
 )
 
@@ -100,6 +102,7 @@ class SegmentNode(Node):
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         startup = startup_config(values)
         self._live = live_config(values)
+        self._check_topic_names(startup)
         self.engine = engine if engine is not None else _load_engine(startup)
         self.stats = NodeStats()
         self._limiter = RateLimiter()
@@ -137,6 +140,26 @@ class SegmentNode(Node):
             f"model {self.engine.model_name}; input {self._input_subscription.topic_name} "
             f"({message_type.__name__}, {startup.qos_reliability}); outputs: "
             + ", ".join(publisher.topic_name for publisher in self.output_publishers.values()))
+
+    def _check_topic_names(self, startup) -> None:
+        """Resolve every topic name before the model loads; ParameterError names a bad one."""
+        topics = {"input_topic": startup.subscribed_topic}
+        topics.update((OUTPUT_TOPIC_PARAMETERS[output], topic)
+                      for output, topic in startup.output_topics.items())
+        for parameter, topic in topics.items():
+            try:
+                self.resolve_topic_name(topic)
+            except RuntimeError as error:  # rclpy's RCLError
+                reason = rcl_error_reason(str(error)).removeprefix("failed to resolve name: ")
+                raise ParameterError(
+                    f"{parameter} {topic!r} is not a valid topic name: {reason}") from None
+
+    def callback_failed(self, error: Exception) -> None:
+        """Log (throttled) and count an exception a callback raised; see `spin`."""
+        self.stats.callback_failed(time.monotonic(), repr(error))
+        self.get_logger().error(
+            f"a callback raised {error!r} (e.g. rclpy serving a peer's malformed request); "
+            f"the node goes on", throttle_duration_sec=LOG_THROTTLE_S)
 
     def destroy_node(self):
         """Stop the worker, then destroy the node."""
@@ -257,14 +280,41 @@ def _load_engine(startup):
     return engine
 
 
+def spin(node: SegmentNode, executor) -> None:
+    """rclpy.spin(node, executor) that outlives an exception raised by a callback.
+
+    Such an exception (e.g. rclpy's parameter service raising ValueError on a peer's
+    SetParameters request with an unknown ParameterValue type) is logged, throttled, and
+    counted in the diagnostics; spinning goes on. Returns when the context shuts down;
+    KeyboardInterrupt and ExternalShutdownException pass through.
+    """
+    executor.add_node(node)
+    try:
+        while executor.context.ok():
+            try:
+                executor.spin_once()
+            except ExternalShutdownException:
+                raise
+            except Exception as error:  # a peer must not be able to stop the node
+                node.callback_failed(error)
+    finally:
+        executor.remove_node(node)
+
+
 def main(args=None) -> int:
     """`ros2 run bodypix_ros segment_node`: 0 on Ctrl-C/shutdown, 1 on a start-up error."""
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except RuntimeError as error:  # rclpy's RCLError: malformed --ros-args, unreadable params file
+        get_logger(NODE_NAME).fatal(
+            f"cannot start: {rcl_error_reason(str(error))}. Fix the --ros-args: a --params-file "
+            f"must be a readable ROS 2 parameters YAML file (e.g. config/bodypix.yaml).")
+        return 1
     node = None
     exit_code = 0
     try:
         node = SegmentNode()
-        rclpy.spin(node)
+        spin(node, SingleThreadedExecutor())
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ModelError as error:

@@ -4,6 +4,7 @@ rate and latency statistics, and the values of its diagnostics.
 Times are seconds from one monotonic clock chosen by the caller; latencies are milliseconds.
 """
 
+import re
 import threading
 from collections import deque
 from typing import Deque, List, NamedTuple, Optional, Tuple
@@ -134,7 +135,9 @@ class StatsSnapshot(NamedTuple):
 
     dropped: frames replaced by a newer one before processing; skipped: frames not
     processed because no output had a subscriber; rejected: frames that could not be
-    decoded (unsupported encoding, bad data); failed: frames whose segmentation raised.
+    decoded (unsupported encoding, bad data, over the pixel budget); failed: frames whose
+    segmentation raised; callback_errors: executor callbacks that raised, e.g. rclpy's
+    parameter service serving a peer's malformed SetParameters request.
     """
 
     input_hz: float
@@ -147,9 +150,11 @@ class StatsSnapshot(NamedTuple):
     skipped: int
     rejected: int
     failed: int
+    callback_errors: int
     seconds_since_input: Optional[float]
     recent_rejections: int
     recent_failures: int
+    recent_callback_errors: int
     last_problem: str
 
 
@@ -162,10 +167,11 @@ class NodeStats:
         self._outputs = RateMeter(window_s)
         self._rejections = RateMeter(window_s)
         self._failures = RateMeter(window_s)
+        self._callback_errors = RateMeter(window_s)
         self._processing = LatencyWindow(samples)
         self._end_to_end = LatencyWindow(samples)
         self._counts = {"received": 0, "processed": 0, "dropped": 0, "skipped": 0,
-                        "rejected": 0, "failed": 0}
+                        "rejected": 0, "failed": 0, "callback_errors": 0}
         self._last_input: Optional[float] = None
         self._last_problem = ""
 
@@ -194,6 +200,13 @@ class NodeStats:
             self._counts["failed"] += 1
             self._last_problem = reason
 
+    def callback_failed(self, now: float, reason: str) -> None:
+        """A callback raised, e.g. rclpy's parameter service on a peer's malformed request."""
+        with self._lock:
+            self._callback_errors.record(now)
+            self._counts["callback_errors"] += 1
+            self._last_problem = reason
+
     def frame_processed(self, now: float, processing_ms: float,
                         end_to_end_ms: Optional[float]) -> None:
         """Outputs were published; end_to_end_ms: header stamp to publication, None if unknown."""
@@ -214,6 +227,7 @@ class NodeStats:
                 seconds_since_input=None if self._last_input is None else now - self._last_input,
                 recent_rejections=self._rejections.count(now),
                 recent_failures=self._failures.count(now),
+                recent_callback_errors=self._callback_errors.count(now),
                 last_problem=self._last_problem)
 
 
@@ -229,11 +243,14 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
                       input_timeout_s: float = 5.0) -> DiagnosticReport:
     """The node's health from its statistics.
 
-    ERROR: segmentation failed recently; WARN: frames rejected recently, or outputs are
-    subscribed but no input arrived for `input_timeout_s`; OK otherwise (idle included).
+    ERROR: segmentation failed recently; WARN: a callback raised or frames were rejected
+    recently, or outputs are subscribed but no input arrived for `input_timeout_s`; OK otherwise
+    (idle included).
     """
     if stats.recent_failures:
         level, message = DIAGNOSTIC_ERROR, f"segmentation failing: {stats.last_problem}"
+    elif stats.recent_callback_errors:
+        level, message = DIAGNOSTIC_WARN, f"a callback failed: {stats.last_problem}"
     elif stats.recent_rejections:
         level, message = DIAGNOSTIC_WARN, f"input frames rejected: {stats.last_problem}"
     elif subscribed and (stats.seconds_since_input is None or stats.seconds_since_input > input_timeout_s):
@@ -256,6 +273,7 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
         ("frames skipped (no subscriber)", str(stats.skipped)),
         ("frames rejected", str(stats.rejected)),
         ("frames failed", str(stats.failed)),
+        ("callbacks failed (e.g. malformed requests)", str(stats.callback_errors)),
     ]
     return DiagnosticReport(level, message, values)
 
@@ -270,6 +288,11 @@ def stamp_age_ms(now_ns: int, stamp_sec: int, stamp_nanosec: int) -> Optional[fl
 def stamp_ns(stamp_sec: int, stamp_nanosec: int) -> int:
     """A header stamp (sec, nanosec) in integer nanoseconds."""
     return stamp_sec * 1_000_000_000 + stamp_nanosec
+
+
+def rcl_error_reason(message: str) -> str:
+    """An rcl error message on one line, without its C source locations (', at src/x.c:73')."""
+    return " ".join(re.sub(r",? at \S+\.c:\d+", "", message).split())
 
 
 def _milliseconds(value: Optional[float]) -> str:
