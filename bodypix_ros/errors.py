@@ -36,6 +36,17 @@ class ImageDataError(DecodeError):
     """Image data that does not match its size fields, or that cannot be decoded."""
 
 
+class MessageDataError(DecodeError):
+    """A recorded message whose serialized bytes cannot be deserialized (e.g. corrupt CDR)."""
+
+
+class ImageTooLargeError(DecodeError):
+    """An image whose declared width x height exceeds the pixel budget (max_input_pixels).
+
+    Raised before anything is decoded or allocated.
+    """
+
+
 class ParameterError(BodyPixError, ValueError):
     """A node parameter value is refused; the message is the reason given back to the caller."""
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REFERENCE_STEMS, reference_input, run_cli
+from hostile_inputs import jpeg_declaring
 from PIL import Image
 
 from bodypix_ros.cli import bag
@@ -238,14 +239,59 @@ def test_existing_output_missing_input_and_missing_rosbags(input_bag, capsys, mo
     assert status == 1 and "pip install rosbags" in stderr[0]
 
 
-def test_error_while_segmenting_propagates_without_writer_abort(input_bag, capsys, monkeypatch, tmp_path):
-    """rosbags < 0.11 (setup.py allows 0.10.11) has no Writer.abort: the bag is closed instead."""
+def test_a_failed_run_leaves_nothing_and_a_rerun_works(input_bag, capsys, monkeypatch, tmp_path):
     def fail(*arguments):
         raise RuntimeError("segmentation failed")
 
-    monkeypatch.setattr(bag, "segment_frame", fail)
-    monkeypatch.delattr(Writer, "abort", raising=False)
-    output_bag = tmp_path / "failed"
-    with pytest.raises(RuntimeError, match="segmentation failed"):
-        run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", output_bag)
-    assert read_bag(output_bag) == {}
+    with monkeypatch.context() as patch:
+        patch.setattr(bag, "segment_frame", fail)
+        output_bag = tmp_path / "failed"
+        with pytest.raises(RuntimeError, match="segmentation failed"):
+            run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", output_bag)
+    assert list(tmp_path.iterdir()) == []  # neither the bag nor its staging folder
+    status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag",
+                             output_bag, "--outputs", "mask")
+    assert status == 0, stderr
+    assert len(read_bag(output_bag)["/bodypix/mask"]) == 3
+
+
+def corrupt_cdr(raw: bytes) -> bytes:
+    """Serialized sensor_msgs message whose header.frame_id declares 0xFFFFFFF0 characters."""
+    corrupt = bytearray(raw)
+    corrupt[12:16] = (0xFFFFFFF0).to_bytes(4, "little")  # CDR header, stamp (8 bytes), length
+    return bytes(corrupt)
+
+
+def test_corrupt_and_oversized_messages_are_skipped_and_the_rest_is_written(
+        engine, capsys, caplog, tmp_path):
+    """Two corrupt CDR messages and two 631-byte JPEGs declaring 8000x8000 among good frames."""
+    good = [compressed_image(index, "rgb8; png compressed bgr8", ".png", small_photo(index))
+            for index in range(3)]
+    bomb = TYPESTORE.types["sensor_msgs/msg/CompressedImage"](
+        header=header(7), format="jpeg", data=np.frombuffer(jpeg_declaring(8000, 8000), np.uint8))
+    msgtype = "sensor_msgs/msg/CompressedImage"
+    serialized = [TYPESTORE.serialize_cdr(message, msgtype) for message in good]
+    recorded = [serialized[0], corrupt_cdr(serialized[1]), TYPESTORE.serialize_cdr(bomb, msgtype),
+                serialized[1], corrupt_cdr(serialized[0]), TYPESTORE.serialize_cdr(bomb, msgtype),
+                serialized[2]]
+    input_path = tmp_path / "hostile"
+    with Writer(input_path, version=8) as writer:
+        connection = writer.add_connection(COMPRESSED_TOPIC, msgtype, typestore=TYPESTORE)
+        for index, raw in enumerate(recorded):
+            writer.write(connection, bag_timestamp(index), raw)
+    output_bag = tmp_path / "out" / "segmented"
+    with caplog.at_level(logging.WARNING, logger="bodypix_ros"):
+        status, stderr = run_bag(capsys, input_path, "--topic", COMPRESSED_TOPIC, "--output-bag",
+                                 output_bag, "--outputs", "mask")
+
+    assert status == 0, stderr
+    assert (output_bag / "metadata.yaml").is_file()
+    masks = read_bag(output_bag)["/bodypix/mask"]
+    assert [message.header.stamp.sec for _, _, message in masks] == [1_000, 1_001, 1_002]
+    warnings = [record.getMessage() for record in caplog.records
+                if record.levelno == logging.WARNING and record.name.startswith("bodypix_ros")]
+    assert len(warnings) == 2
+    assert "corrupt message" in warnings[0] and "over the pixel budget" in warnings[1]
+    assert ("7 frames in, 3 segmented, 4 skipped (corrupt message: 2, over the pixel budget: 2)"
+            in stderr[-1])
+    assert [path.name for path in output_bag.parent.iterdir()] == ["segmented"]

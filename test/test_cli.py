@@ -4,9 +4,11 @@ import argparse
 import json
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from conftest import REFERENCE, read_png, reference_input, run_cli
+from hostile_inputs import flat_png, jpeg_declaring, png_chunk, png_chunk_length_bomb
 from PIL import Image
 
 from bodypix_ros.cli import common as cli
@@ -72,6 +74,41 @@ def test_segment_folder_writes_documented_pngs(capsys, tmp_path):
         ["[1/3]", "gray.png"], ["[2/3]", f"{stems[1]}.png"], ["[3/3]", f"{stems[0]}.png"]]
     assert all(line.endswith(" ms") for line in progress)
     assert len(stdout) == 3 and all("network" in line and "total" in line for line in stdout)
+
+
+def test_a_folder_with_bad_images_writes_every_good_one_and_exits_1(capsys, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    small = np.asarray(Image.fromarray(reference_input("three_people")).resize((160, 130)))
+    for stem in ("a_good", "z_good"):
+        Image.fromarray(small).save(inputs / f"{stem}.png")
+    ok, good_png = cv2.imencode(".png", small)
+    corrupt_data = good_png.tobytes()[:33] + png_chunk(b"IDAT", b"not zlib data") + png_chunk(
+        b"IEND", b"")  # a sound chunk structure whose pixels cannot be inflated
+    bad = {"bomb_jpeg.jpg": jpeg_declaring(8000, 8000),
+           "bomb_16_bytes.png": png_chunk_length_bomb(),
+           "bomb_13000.png": flat_png(13000, 13000), "corrupt_data.png": corrupt_data,
+           "text.png": b"not an image"}
+    for name, data in bad.items():
+        (inputs / name).write_bytes(data)
+    out = tmp_path / "out"
+
+    status, _, stderr = segment(capsys, inputs, "--output-dir", out)
+
+    assert status == 1
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stem}.{kind}.png" for stem in ("a_good", "z_good")
+        for kind in ("mask", "part_labels", "overlay"))
+    errors = error_lines(stderr)
+    assert len(errors) == len(bad)
+    assert all(line.startswith("bodypix-ros: error: ") for line in errors)
+    for name in bad:
+        assert sum(name in line for line in errors) == 1, name
+    budget = [line for line in errors if "exceeds the pixel budget" in line]
+    assert sorted(line.split()[3] for line in budget) == sorted(
+        str(inputs / name) for name in ("bomb_jpeg.jpg", "bomb_13000.png"))
+    assert stderr[-1] == (f"wrote 6 files for 2 image(s) to {out}; "
+                          f"5 of 7 could not be read (named above)")
 
 
 def test_multi_person_writes_instances_and_persons(capsys, tmp_path):

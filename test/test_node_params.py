@@ -21,14 +21,14 @@ from bodypix_ros.ros.params import (
 )
 from bodypix_ros.settings import MAX_DETECTIONS_RANGE, REFINE_STEPS_RANGE, SegmentationSettings
 
-# The split the issue asks for (GitHub issue 4, part 2).
+# The split the issue asks for (GitHub issue 4, part 2), and the pixel budget (issue 12).
 ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "multi_person.enabled",
               "multi_person.max_detections", "multi_person.score_threshold", "multi_person.nms_radius",
               "multi_person.min_keypoint_score", "multi_person.refine_steps", "overlay_mode",
               "overlay_alpha", "max_rate"}
 ISSUE_STARTUP = {"model", "model_base_url", "model_cache_dir", "backend", "input_topic", "mask_topic",
                  "part_labels_topic", "instances_topic", "overlay_topic", "input_transport",
-                 "qos_reliability", "qos_depth"}
+                 "max_input_pixels", "qos_reliability", "qos_depth"}
 
 
 def test_table_has_exactly_the_issues_parameters_split_into_live_and_startup():
@@ -163,6 +163,8 @@ def test_empty_output_topics_disable_outputs_and_paths_are_kept():
     ("qos_reliability", "sometimes", "not one of"),
     ("qos_depth", 0, "outside"),
     ("qos_depth", 1.0, "integer"),
+    ("max_input_pixels", 0, "outside"),
+    ("max_input_pixels", 2**30 + 1, "outside"),
     ("input_topic", " ", "empty"),
     ("mask_topic", 5, "string"),
 ])

@@ -109,3 +109,35 @@ def test_decodes_only_what_the_outputs_need(input_video, capsys, monkeypatch, tm
     assert run_video(capsys, input_video, *common, "--overlay-mode", "mask", "--frames")[0] == 0
     assert requests == [{"part_labels": False, "instances": False}, {"part_labels": True, "instances": False},
                         {"part_labels": True, "instances": True}]
+
+
+def test_an_unreadable_frame_is_skipped_and_the_rest_segmented(input_video, capsys, tmp_path):
+    data = bytearray(input_video.read_bytes())
+    jpeg_starts = [index for index in range(len(data) - 2)
+                   if data[index:index + 3] == b"\xff\xd8\xff"]
+    assert len(jpeg_starts) == len(REFERENCE_STEMS)
+    end = jpeg_starts[2] - 16  # before the AVI chunk header of frame 2
+    data[jpeg_starts[1]:end] = bytes(end - jpeg_starts[1])  # frame 1 is no JPEG any more
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(data)
+
+    status, stderr = run_video(capsys, damaged, "--output-dir", tmp_path / "out", "--frames",
+                               "--overlay-mode", "mask")
+
+    assert status == 1
+    errors = [line for line in stderr if line.startswith("bodypix-ros: error:")]
+    assert len(errors) == 1 and f"cannot read frame 1 of {damaged}" in errors[0]
+    indexes = [index for index in range(len(REFERENCE_STEMS)) if index != 1]
+    assert sorted(p.name for p in (tmp_path / "out").glob("damaged.0*.mask.png")) == [
+        f"damaged.{index:06d}.mask.png" for index in indexes]
+    overlays, _ = decoded_frames(tmp_path / "out" / "damaged.overlay.mp4")
+    assert len(overlays) == len(indexes)
+    assert "1 unreadable frame(s) skipped" in stderr[-1]
+
+
+def test_a_video_over_the_pixel_budget_is_refused_before_decoding(input_video, capsys, tmp_path):
+    budget = FRAME_SIZE[0] * FRAME_SIZE[1] - 1
+    status, stderr = run_video(capsys, input_video, "--output-dir", tmp_path / "out",
+                               "--max-input-pixels", budget)
+    assert status == 1 and len(stderr) == 1 and "exceeds the pixel budget" in stderr[0]
+    assert not (tmp_path / "out").exists()

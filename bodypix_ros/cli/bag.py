@@ -4,30 +4,39 @@ Reads sensor_msgs/msg/Image or CompressedImage messages of one topic from a rosb
 or mcap, read with `rosbags`), decodes them with the node's `ros.image_codec`, segments them
 through `frame_outputs.segment_frame` and writes the node's output images as
 sensor_msgs/msg/Image into a new bag on `<prefix>/<output name>`, each with its input's header
-and bag timestamp. Frames the codec refuses are skipped, counted by cause (`ros.rejects`)
-and warned once per cause.
+and bag timestamp. Messages that cannot be deserialized, and frames the codec refuses
+(--max-input-pixels included), are skipped, counted by cause (`ros.rejects`) and warned once
+per cause. The output is written under a temporary name next to OUT_BAG and moved there once
+closed: a run that fails leaves nothing behind, one stopped by Ctrl-C a valid bag of the
+frames done.
 """
 
 import argparse
+import contextlib
+import functools
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 from bodypix_ros.cli.common import (
     LOGGER,
     ProgressLog,
     add_model_arguments,
     add_overlay_arguments,
+    add_pixel_budget_argument,
     add_progress_argument,
     add_settings_arguments,
     import_optional,
     load_engine,
+    make_output_dir,
     output_list,
     overlay_mode_from_args,
     settings_from_args,
 )
-from bodypix_ros.errors import CliError, DecodeError, UsageError
+from bodypix_ros.errors import CliError, DecodeError, MessageDataError, UsageError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
 from bodypix_ros.ros.image_codec import DecodedFrame, decode_compressed, decode_image
 from bodypix_ros.ros.outputs import output_fields, output_messages
@@ -59,6 +68,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--topic", required=True, help="image topic to segment, e.g. /camera/image_raw")
     parser.add_argument("--output-bag", required=True, type=Path, metavar="OUT_BAG",
                         help="rosbag2 folder to create (must not exist)")
+    add_pixel_budget_argument(parser)
     add_model_arguments(parser)
     add_settings_arguments(parser)
     group = parser.add_argument_group("output")
@@ -137,9 +147,27 @@ def create_bag(rosbag2, path: Path, storage: str):
     return writer
 
 
-def discard_bag(writer) -> None:
-    """Close a bag writer after an error: abort (rosbags >= 0.11, no metadata written), else close."""
-    getattr(writer, "abort", writer.close)()
+@contextlib.contextmanager
+def staged_bag(rosbag2, path: Path, storage: str) -> Iterator:
+    """A writer of a new bag staged next to `path`, moved to `path` when the block ends normally.
+
+    The writer is always closed (a valid bag with its metadata.yaml); on an exception the
+    staged bag is removed, so nothing is left at `path` and a re-run is not blocked.
+    """
+    make_output_dir(path.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        writer = create_bag(rosbag2, staging / path.name, storage)
+        try:
+            yield writer
+        finally:
+            writer.close()
+        try:
+            (staging / path.name).rename(path)
+        except OSError as error:
+            raise CliError(f"cannot move the finished bag to {path}: {error.strerror}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run_bag(args: argparse.Namespace) -> int:
@@ -155,18 +183,15 @@ def run_bag(args: argparse.Namespace) -> int:
                        f"remove it or choose another --output-bag")
     rosbag2, typestore = import_rosbags()
     reader = open_bag(rosbag2, args.input_bag)
+    decoders = {msgtype: functools.partial(decode, max_pixels=args.max_input_pixels)
+                for msgtype, decode in DECODERS.items()}
     try:
         connections = image_connections(reader, args.topic)
         engine = load_engine(args)
-        writer = create_bag(rosbag2, args.output_bag, args.storage)
-        try:
+        with staged_bag(rosbag2, args.output_bag, args.storage) as writer:
             summary, interrupted = segment_bag_messages(
                 engine, reader.messages(connections), typestore, writer, topics, selection, config,
-                ProgressLog(sum(c.msgcount for c in connections), args.progress_every))
-        except BaseException:
-            discard_bag(writer)
-            raise
-        writer.close()
+                ProgressLog(sum(c.msgcount for c in connections), args.progress_every), decoders)
     finally:
         reader.close()
     print(f"{summary}; wrote {args.output_bag}", file=sys.stderr)
@@ -177,9 +202,11 @@ def run_bag(args: argparse.Namespace) -> int:
 
 def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, str],
                          selection: OutputSelection, config: RenderConfig,
-                         progress: ProgressLog) -> Tuple[str, bool]:
+                         progress: ProgressLog, decoders: Dict) -> Tuple[str, bool]:
     """Segment (connection, timestamp ns, CDR bytes) image messages into `writer` on `topics`.
 
+    decoders: message type -> image_codec decoder. Messages that cannot be deserialized or
+    decoded are skipped, counted and warned once per cause.
     Returns (one-line summary, whether Ctrl-C stopped it early: what was written stays valid).
     """
     image_type = typestore.types[IMAGE_TYPE]
@@ -191,10 +218,11 @@ def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, 
         for connection, timestamp, raw in messages:
             frames_in += 1
             started = time.perf_counter()
-            message = typestore.deserialize_cdr(raw, connection.msgtype)
-            frame = decode_or_skip(DECODERS[connection.msgtype], message, rejects)
-            if frame is None:
+            decoded = decode_or_skip(typestore, connection.msgtype, timestamp, raw,
+                                     decoders[connection.msgtype], rejects)
+            if decoded is None:
                 continue
+            message, frame = decoded
             images = segment_frame(engine, frame.rgb, selection, config).images
             outputs = output_fields(images, frame.bgr_ordered)
             for name, output in output_messages(image_type, message.header, outputs).items():
@@ -212,13 +240,29 @@ def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, 
     return summary, interrupted
 
 
-def decode_or_skip(decode, message, rejects: RejectLog) -> Optional[DecodedFrame]:
-    """decode(message), or None after counting the frame in `rejects` (warned once per cause)."""
+def decode_or_skip(typestore, msgtype: str, timestamp: int, raw, decode,
+                   rejects: RejectLog) -> Optional[Tuple[object, DecodedFrame]]:
+    """(message, decode(message)) of CDR bytes `raw`, or None if it cannot be decoded.
+
+    A frame refused is counted in `rejects`, warned once per cause with its bag time in ns.
+    """
     try:
-        return decode(message)
+        message = deserialize(typestore, raw, msgtype)
+        return message, decode(message)
     except DecodeError as error:
         if rejects.note(error):
-            stamp = message.header.stamp
-            LOGGER.warning("skipping frames (%s), first stamped %d.%09d: %s",
-                           reject_cause(error), stamp.sec, stamp.nanosec, error)
+            LOGGER.warning("skipping frames (%s), first at bag time %d ns: %s",
+                           reject_cause(error), timestamp, error)
     return None
+
+
+def deserialize(typestore, raw, msgtype: str):
+    """typestore.deserialize_cdr(raw, msgtype), any failure raised as MessageDataError.
+
+    rosbags raises SerdeError, struct.error, UnicodeDecodeError... on corrupt bytes.
+    """
+    try:
+        return typestore.deserialize_cdr(raw, msgtype)
+    except Exception as error:  # a deserializer on untrusted bytes: any failure is bad data
+        raise MessageDataError(f"cannot deserialize a {msgtype} message: "
+                               f"{str(error) or type(error).__name__}") from None

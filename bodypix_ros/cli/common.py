@@ -1,11 +1,12 @@
 """What the `bodypix-ros` subcommands share: options, argument types, progress lines and image I/O.
 
-Errors are raised as UsageError (exit status 2) or CliError (exit status 1); `cli.main`
-prints them as one line.
+Errors are raised as UsageError (exit status 2), CliError or DecodeError (exit status 1);
+`cli.main` prints them as one line.
 """
 
 import argparse
 import importlib
+import io
 import json
 import logging
 import math
@@ -16,12 +17,18 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from bodypix_ros.engine import BACKENDS, BodyPixEngine
-from bodypix_ros.errors import CliError, UsageError
+from bodypix_ros.errors import CliError, DecodeError, ImageDataError, UsageError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, FrameOutputs
 from bodypix_ros.model.names import BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL
 from bodypix_ros.parts import KEYPOINT_NAMES
 from bodypix_ros.render import OVERLAY_MODES
 from bodypix_ros.result import SegmentationResult
+from bodypix_ros.ros.image_codec import (
+    DEFAULT_MAX_INPUT_PIXELS,
+    MAX_INPUT_PIXELS_RANGE,
+    check_pixel_budget,
+    compressed_header,
+)
 from bodypix_ros.ros.params import PARAMETERS_BY_NAME
 from bodypix_ros.settings import MultiPersonSettings, SegmentationSettings
 
@@ -229,26 +236,70 @@ def find_images(arguments: Sequence[str]) -> List[Path]:
     return paths
 
 
-def identify_image(path: Path) -> None:
-    """Check that PIL recognises the file's format (reads the header only); CliError if not."""
+def pixel_budget(text: str) -> int:
+    """The --max-input-pixels type: an integer in MAX_INPUT_PIXELS_RANGE."""
+    low, high = MAX_INPUT_PIXELS_RANGE
+    return _number(text, int, lambda value: low <= value <= high, f"an integer in [{low}, {high}]")
+
+
+def add_pixel_budget_argument(group) -> None:
+    """--max-input-pixels N on a parser or argument group (the node's max_input_pixels)."""
+    group.add_argument("--max-input-pixels", type=pixel_budget, default=DEFAULT_MAX_INPUT_PIXELS,
+                       metavar="N",
+                       help="refuse inputs of more pixels (width x height, read from the image "
+                            "header before decoding) (default: %(default)s)")
+
+
+def open_image(path: Path, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS):
+    """The PIL image of a file with only its header read, its size within `max_pixels`.
+
+    The size is checked before anything is decoded: from the JPEG/PNG headers (whose
+    structure is checked too), else from the header PIL read. ImageTooLargeError over the
+    budget, ImageDataError if unreadable.
+    """
     from PIL import Image
 
     try:
-        with Image.open(path):
-            pass
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise CliError(f"cannot read image {path}: {error}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageDataError(f"cannot read image {path}: {error.strerror}") from None
+    try:
+        header = compressed_header(data)
+    except ImageDataError as error:
+        raise ImageDataError(f"cannot read image {path}: {error}") from None
+    if header is not None:
+        check_pixel_budget(header.width, header.height, max_pixels, f"image {path}")
+    image = _decoding(path, Image.open, io.BytesIO(data))
+    try:
+        check_pixel_budget(*image.size, max_pixels, f"image {path}")
+    except DecodeError:
+        image.close()
+        raise
+    return image
 
 
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file (EXIF orientation applied); CliError if unreadable."""
-    from PIL import Image, ImageOps
+def read_image(path: Path, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file (EXIF orientation applied).
+
+    DecodeError (see `open_image`) if it cannot be read or is over `max_pixels`.
+    """
+    from PIL import ImageOps
+
+    with open_image(path, max_pixels) as image:
+        return _decoding(path, lambda: np.asarray(ImageOps.exif_transpose(image).convert("RGB")))
+
+
+def _decoding(path: Path, function, *arguments):
+    """function(*arguments); PIL's errors become ImageDataError naming `path`."""
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise CliError(f"cannot read image {path}: {error}") from None
+        return function(*arguments)
+    except UnidentifiedImageError:
+        raise ImageDataError(f"cannot read image {path}: not an image format PIL knows") from None
+    except Exception as error:  # a decoder on untrusted data: whatever it raises is bad data
+        reason = str(error) or type(error).__name__
+        raise ImageDataError(f"cannot read image {path}: {reason}") from None
 
 
 def import_optional(module: str, missing_message: str):

@@ -3,7 +3,7 @@
 Each subcommand lives in its own module (`segment`, `bench`, `bag`, `video`, `node_bench`)
 and shares options and image I/O through `common`. Errors print one line
 `bodypix-ros: error: ...` on stderr; exit status 2 for usage errors (bad option or setting),
-1 for runtime errors (model, image).
+1 for runtime errors (model, unreadable or over-budget image).
 """
 
 import argparse
@@ -14,7 +14,14 @@ from typing import Optional, Sequence
 
 from bodypix_ros.cli import bag, bench, node_bench, segment, video
 from bodypix_ros.cli.common import LOGGER, PROG
-from bodypix_ros.errors import CliError, FrameError, ModelError, SettingsError, UsageError
+from bodypix_ros.errors import (
+    CliError,
+    DecodeError,
+    FrameError,
+    ModelError,
+    SettingsError,
+    UsageError,
+)
 from bodypix_ros.version import __version__
 
 SUBCOMMANDS = (segment, bench, node_bench, bag, video)
@@ -48,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return args.run(args)
     except (SettingsError, UsageError) as error:
         return _fail(error, 2)
-    except (ModelError, FrameError, CliError) as error:
+    except (ModelError, FrameError, DecodeError, CliError) as error:
         return _fail(error, 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

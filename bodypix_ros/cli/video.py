@@ -2,7 +2,9 @@
 
 Reads frames with OpenCV and writes STEM.overlay.mp4 (or .avi with MJPG) at the input's
 frame rate divided by --every, and with --frames the PNGs of `segment` per frame
-(STEM.NNNNNN.mask.png ..., NNNNNN = source frame index from 0).
+(STEM.NNNNNN.mask.png ..., NNNNNN = source frame index from 0). A video whose frames exceed
+--max-input-pixels is refused before decoding; frames OpenCV cannot read are skipped (the
+first reported), the rest segmented, and the exit status is then 1.
 """
 
 import argparse
@@ -14,9 +16,11 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 
 from bodypix_ros.cli.common import (
+    PROG,
     ProgressLog,
     add_model_arguments,
     add_overlay_arguments,
+    add_pixel_budget_argument,
     add_progress_argument,
     add_settings_arguments,
     load_engine,
@@ -28,7 +32,7 @@ from bodypix_ros.cli.common import (
 )
 from bodypix_ros.errors import CliError, UsageError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
-from bodypix_ros.ros.image_codec import swap_red_blue
+from bodypix_ros.ros.image_codec import check_pixel_budget, swap_red_blue
 
 VIDEO_CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
 """FourCC -> file extension of the overlay video."""
@@ -44,6 +48,7 @@ def add_parser(subparsers) -> None:
                     "'bodypix-ros segment' per frame, named STEM.NNNNNN.* (NNNNNN = frame index from 0).")
     parser.add_argument("input_video", type=Path, metavar="INPUT_VIDEO")
     parser.add_argument("--output-dir", required=True, type=Path, metavar="DIR")
+    add_pixel_budget_argument(parser)
     add_model_arguments(parser)
     add_settings_arguments(parser)
     group = parser.add_argument_group("frames")
@@ -62,17 +67,24 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run_video)
 
 
-def video_frames(capture, every: int, max_frames: Optional[int]) -> Iterator[Tuple[int, np.ndarray]]:
-    """(source frame index from 0, (H, W, 3) uint8 RGB) of every `every`-th frame of an opened
-    cv2.VideoCapture, at most `max_frames` (None = all); skipped frames are not decoded."""
+def video_frames(capture, every: int, max_frames: Optional[int],
+                 frame_count: int) -> Iterator[Tuple[int, Optional[np.ndarray]]]:
+    """(source frame index from 0, frame) of every `every`-th frame of an opened cv2.VideoCapture.
+
+    frame: (H, W, 3) uint8 RGB, or None when OpenCV cannot read it. At most `max_frames`
+    frames (None = all); frames off the `every` grid are not decoded. A failed read before
+    `frame_count` (the container's frame count, 0 = unknown) is a bad frame and reading goes
+    on after it; after `frame_count` it ends the video.
+    """
     index = yielded = 0
-    while (max_frames is None or yielded < max_frames) and capture.grab():
+    while max_frames is None or yielded < max_frames:
+        grabbed = capture.grab()
+        if not grabbed and index >= frame_count:
+            return
         if index % every == 0:
-            ok, bgr = capture.retrieve()
-            if not ok:
-                return
-            yield index, swap_red_blue(bgr)
-            yielded += 1
+            ok, bgr = capture.retrieve() if grabbed else (False, None)
+            yield index, swap_red_blue(bgr) if ok else None
+            yielded += ok
         index += 1
 
 
@@ -91,6 +103,9 @@ def run_video(args: argparse.Namespace) -> int:
     try:
         if not capture.isOpened():
             raise CliError(f"cannot open video {args.input_video} (not a video, or a codec OpenCV lacks)")
+        check_pixel_budget(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                           int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), args.max_input_pixels,
+                           f"video {args.input_video}: a frame")
         fps = capture.get(cv2.CAP_PROP_FPS)
         frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         expected = -(-frame_count // args.every) if frame_count > 0 else None
@@ -102,8 +117,15 @@ def run_video(args: argparse.Namespace) -> int:
         video_path = args.output_dir / f"{stem}.overlay{VIDEO_CODECS[args.codec]}"
         output_fps = (fps if fps > 0 else DEFAULT_FPS) / args.every
         progress = ProgressLog(expected, args.progress_every)
-        files = 0
-        for number, (index, frame) in enumerate(video_frames(capture, args.every, args.max_frames), start=1):
+        files = unreadable = 0
+        frames = video_frames(capture, args.every, args.max_frames, frame_count)
+        for number, (index, frame) in enumerate(frames, start=1):
+            if frame is None:
+                unreadable += 1
+                if unreadable == 1:
+                    print(f"{PROG}: error: cannot read frame {index} of {args.input_video}; "
+                          f"skipping it (and any other unreadable frame)", file=sys.stderr)
+                continue
             started = time.perf_counter()
             outputs = segment_frame(engine, frame, selection, config)
             if writer is None:
@@ -120,9 +142,10 @@ def run_video(args: argparse.Namespace) -> int:
     if writer is None:
         raise CliError(f"no frame could be read from {args.input_video}")
     pngs = f" and {files} frame files" if args.frames else ""
-    print(f"{progress.frames} frames segmented (every {args.every}); {progress.mean()}; "
-          f"wrote {video_path}{pngs}", file=sys.stderr)
-    return 0
+    failures = f"; {unreadable} unreadable frame(s) skipped" if unreadable else ""
+    print(f"{progress.frames} frames segmented (every {args.every}){failures}; "
+          f"{progress.mean()}; wrote {video_path}{pngs}", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 def open_video_writer(cv2, path: Path, codec: str, fps: float, frame_size: Tuple[int, int]):

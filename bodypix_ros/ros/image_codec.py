@@ -7,15 +7,19 @@ Input: every encoding in `SUPPORTED_ENCODINGS` -> (H, W, 3) uint8 RGB, honouring
 per-frame stretch: value * 255 / max(brightest pixel, 255), so 8-bit data stored
 in 16 bits passes unchanged and 10/12/16-bit data uses the full 8-bit range.
 Compressed: JPEG and PNG (recognised by their signature, whatever `format` says).
+Pixel budget: a frame whose width x height exceeds `max_pixels` is refused with
+ImageTooLargeError before anything is converted; for JPEG and PNG the size (and the PNG
+chunk structure) is read from the headers, so a decompression bomb never reaches OpenCV.
 OpenCV is imported lazily, only for YUV, Bayer and compressed input.
 """
 
 import array
-from typing import NamedTuple
+import struct
+from typing import NamedTuple, Optional
 
 import numpy as np
 
-from bodypix_ros.errors import ImageDataError, UnsupportedEncodingError
+from bodypix_ros.errors import ImageDataError, ImageTooLargeError, UnsupportedEncodingError
 
 RGB_ENCODINGS = ("rgb8", "rgba8")
 BGR_ENCODINGS = ("bgr8", "bgra8")
@@ -35,10 +39,25 @@ the second row's second and third pixels, so ROS 'rggb' is OpenCV 'BG')."""
 
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_MAX_LENGTH = (1 << 31) - 1
+"""Largest chunk length, width or height a PNG may declare."""
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""Frame header markers (SOF0-SOF15 without DHT, JPG and DAC)."""
+_JPEG_STANDALONE_MARKERS = frozenset([0x01, 0xD8, *range(0xD0, 0xD8)])
+"""Markers without a length field (TEM, SOI, RST0-RST7)."""
+
+DEFAULT_MAX_INPUT_PIXELS = 40_000_000
+"""Default pixel budget: 40 megapixels, above common cameras (8K UHD is 33.2 MP)."""
+MAX_INPUT_PIXELS_RANGE = (1, 1 << 30)
+"""Valid pixel budgets; 2^30 is OpenCV's own decoding limit."""
 
 
+class CompressedHeader(NamedTuple):
+    """What a JPEG or PNG header declares: codec ('jpeg' or 'png'), width and height in pixels."""
 
-
+    codec: str
+    width: int
+    height: int
 
 
 class DecodedFrame(NamedTuple):
@@ -100,35 +119,151 @@ def is_bgr_ordered(encoding: str) -> bool:
     return encoding in BGR_ENCODINGS
 
 
-def decode_image(message) -> DecodedFrame:
-    """A sensor_msgs/Image (or any object with its fields) -> DecodedFrame."""
+def check_pixel_budget(width: int, height: int, max_pixels: int, what: str = "image") -> None:
+    """ImageTooLargeError when width * height exceeds max_pixels (the max_input_pixels budget)."""
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{what} of {width}x{height} pixels ({width * height / 1e6:.1f} MP) exceeds the pixel "
+            f"budget of {max_pixels} ({max_pixels / 1e6:.1f} MP); raise the budget "
+            f"(max_input_pixels, --max-input-pixels) to accept it")
+
+
+def decode_image(message, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> DecodedFrame:
+    """A sensor_msgs/Image (or any object with its fields) -> DecodedFrame.
+
+    ImageTooLargeError when width * height exceeds `max_pixels`, before any conversion.
+    """
+    check_pixel_budget(message.width, message.height, max_pixels, f"{message.encoding!r} image")
     rgb = image_to_rgb(message.encoding, message.height, message.width, message.step,
                        message.is_bigendian, message.data)
     return DecodedFrame(rgb, is_bgr_ordered(message.encoding))
 
 
-def decode_compressed(message) -> DecodedFrame:
+def decode_compressed(message, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> DecodedFrame:
     """A sensor_msgs/CompressedImage (fields `format`, `data`) holding JPEG or PNG -> DecodedFrame.
 
     `format` as image_transport writes it ('bgr8; jpeg compressed bgr8') only decides
-    bgr_ordered (from its first word); the codec is recognised from the data.
+    bgr_ordered (from its first word); the codec is recognised from the data. The declared
+    size is checked against `max_pixels` before decoding (ImageTooLargeError); a broken
+    header or chunk structure, or data OpenCV cannot decode, raise ImageDataError.
     """
     buffer = np.frombuffer(message.data, dtype=np.uint8)
     if buffer.size == 0:
         raise ImageDataError("compressed image has no data")
-    head = buffer[:8].tobytes()
-    if not (head.startswith(_JPEG_SIGNATURE) or head.startswith(_PNG_SIGNATURE)):
+    header = compressed_header(buffer)
+    if header is None:
+        declared = declared_codec(message.format)
+        if declared:
+            raise ImageDataError(
+                f"compressed image data is not {declared} although its format "
+                f"{message.format!r} says so: the {declared} signature is missing")
         raise UnsupportedEncodingError(
             message.format or "compressed (no format)",
             f"compressed image format {message.format!r} is not JPEG or PNG "
             f"(compressedDepth and other codecs are not supported)")
+    check_pixel_budget(header.width, header.height, max_pixels, header.codec.upper())
     import cv2
 
-    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    try:
+        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error as error:
+        raise ImageDataError(f"cannot decode the {header.codec.upper()} data: "
+                             f"{' '.join(str(error).split())}") from None
     if bgr is None:
-        raise ImageDataError(f"cannot decode the {message.format or 'compressed'} image data")
+        raise ImageDataError(
+            f"cannot decode the {header.codec.upper()} data (corrupt or truncated)")
     original_encoding = message.format.split(";")[0].strip() if ";" in message.format else ""
     return DecodedFrame(swap_red_blue(bgr), is_bgr_ordered(original_encoding))
+
+
+def declared_codec(compressed_format: str) -> str:
+    """'JPEG' or 'PNG' when a CompressedImage format string names that codec, else ''.
+
+    '' also for compressedDepth, whose data has a header of its own before the PNG.
+    """
+    words = compressed_format.lower().replace(";", " ").split()
+    if "compresseddepth" in words:
+        return ""
+    if "png" in words:
+        return "PNG"
+    return "JPEG" if "jpeg" in words or "jpg" in words else ""
+
+
+def compressed_header(data) -> Optional[CompressedHeader]:
+    """Codec and declared size of JPEG or PNG data (bytes-like) from its headers, or None.
+
+    Decodes nothing; None when the data starts with neither signature.
+
+    ImageDataError for a broken structure: a PNG must be a sequence of complete chunks
+    from a valid IHDR to IEND with IDAT among them; a JPEG must have a frame header (SOF)
+    with a non-zero size among complete segments before its scan.
+    """
+    view = memoryview(data).cast("B")
+    if bytes(view[:8]) == _PNG_SIGNATURE:
+        return _png_header(view)
+    if bytes(view[:3]) == _JPEG_SIGNATURE:
+        return _jpeg_header(view)
+    return None
+
+
+def _png_header(view: memoryview) -> CompressedHeader:
+    offset, header, has_data = len(_PNG_SIGNATURE), None, False
+    while True:
+        if offset + 8 > len(view):
+            raise ImageDataError("PNG data ends before its IEND chunk (truncated)")
+        length, kind = struct.unpack_from(">I4s", view, offset)
+        name = kind.decode("latin-1")
+        if length > _PNG_MAX_LENGTH or offset + 12 + length > len(view):
+            raise ImageDataError(
+                f"PNG chunk {name!r} at byte {offset} declares {length} bytes but only "
+                f"{max(len(view) - offset - 12, 0)} follow (corrupt or truncated)")
+        if header is None:
+            if kind != b"IHDR" or length != 13:
+                raise ImageDataError(f"PNG starts with chunk {name!r} of {length} bytes, "
+                                     f"not a 13-byte IHDR")
+            width, height = struct.unpack_from(">II", view, offset + 8)
+            if not (0 < width <= _PNG_MAX_LENGTH and 0 < height <= _PNG_MAX_LENGTH):
+                raise ImageDataError(f"PNG declares an invalid size {width}x{height}")
+            header = CompressedHeader("png", width, height)
+        elif kind == b"IEND":
+            if not has_data:
+                raise ImageDataError("PNG has no image data (IDAT chunk)")
+            return header
+        has_data = has_data or kind == b"IDAT"
+        offset += 12 + length
+
+
+def _jpeg_header(view: memoryview) -> CompressedHeader:
+    offset = 2
+    while offset < len(view):
+        if view[offset] != 0xFF:
+            raise ImageDataError(f"JPEG has no marker at byte {offset} (corrupt)")
+        while offset < len(view) and view[offset] == 0xFF:  # fill bytes
+            offset += 1
+        if offset >= len(view):
+            break
+        marker = view[offset]
+        offset += 1
+        if marker in _JPEG_STANDALONE_MARKERS:
+            continue
+        if marker in (0xD9, 0xDA):  # EOI or start of scan before any frame header
+            break
+        if offset + 2 > len(view):
+            break
+        (length,) = struct.unpack_from(">H", view, offset)
+        if length < 2 or offset + length > len(view):
+            raise ImageDataError(f"JPEG segment 0xFF{marker:02X} at byte {offset - 2} declares "
+                                 f"{length} bytes; only {len(view) - offset} follow (truncated)")
+        if marker in _JPEG_SOF_MARKERS:
+            if length < 8:
+                raise ImageDataError(f"JPEG frame header of {length} bytes is too short")
+            height, width = struct.unpack_from(">HH", view, offset + 3)
+            if not (width and height):
+                raise ImageDataError(f"JPEG declares a size of {width}x{height} "
+                                     f"(a height set by a DNL marker is not supported)")
+            return CompressedHeader("jpeg", width, height)
+        offset += length
+    raise ImageDataError("JPEG has no frame header (SOF) before its image data")
 
 
 def mono8_fields(image: np.ndarray) -> ImageFields:

@@ -11,6 +11,7 @@ segments and publishes it, so latency never queues up and parameter requests are
 answered while a frame is being processed.
 """
 
+import functools
 import threading
 import time
 
@@ -121,9 +122,10 @@ class SegmentNode(Node):
                                durability=DurabilityPolicy.VOLATILE)
         topic = startup.subscribed_topic
         if startup.input_transport == "compressed":
-            message_type, self._decode = CompressedImage, decode_compressed
+            message_type, decode = CompressedImage, decode_compressed
         else:
-            message_type, self._decode = Image, decode_image
+            message_type, decode = Image, decode_image
+        self._decode = functools.partial(decode, max_pixels=startup.max_input_pixels)
         self._qos_reliability = startup.qos_reliability
         try:
             self._input_subscription = self.create_subscription(

@@ -16,6 +16,7 @@ from bodypix_ros.errors import ParameterError, SettingsError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, RenderConfig
 from bodypix_ros.model.names import DEFAULT_MODEL
 from bodypix_ros.render import OVERLAY_MODES
+from bodypix_ros.ros.image_codec import DEFAULT_MAX_INPUT_PIXELS, MAX_INPUT_PIXELS_RANGE
 from bodypix_ros.settings import (
     INTERNAL_RESOLUTION_NAMES,
     INTERNAL_RESOLUTION_RANGE,
@@ -181,6 +182,11 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         "overlay_topic", "~/overlay", "string",
         "Overlay output (rgb8, or bgr8 for blue-first input); empty disables it.", read_only=True),
     ParameterSpec(
+        "max_input_pixels", DEFAULT_MAX_INPUT_PIXELS, "integer",
+        "Pixel budget: input frames whose width x height exceeds it are rejected before decoding "
+        "(JPEG/PNG sizes are read from their headers), so a small compressed frame cannot make "
+        "the node allocate gigabytes.", value_range=MAX_INPUT_PIXELS_RANGE, read_only=True),
+    ParameterSpec(
         "qos_reliability", QOS_RELIABILITIES[0], "string",
         "Input subscription reliability: best_effort (REP-2003 sensor data; matches every "
         "publisher) or reliable (only matches reliable publishers).",
@@ -220,6 +226,7 @@ class StartupConfig:
     input_topic: str
     input_transport: str
     output_topics: Dict[str, str]
+    max_input_pixels: int
     qos_reliability: str
     qos_depth: int
 
@@ -293,6 +300,7 @@ def startup_config(values: Mapping[str, Any]) -> StartupConfig:
         input_topic=checked["input_topic"].strip(),
         input_transport=checked["input_transport"],
         output_topics=outputs,
+        max_input_pixels=checked["max_input_pixels"],
         qos_reliability=checked["qos_reliability"],
         qos_depth=checked["qos_depth"])
 

@@ -6,7 +6,12 @@ in number: a peer sending ever-new encoding strings cannot grow the log or the m
 
 from typing import Dict
 
-from bodypix_ros.errors import DecodeError, UnsupportedEncodingError
+from bodypix_ros.errors import (
+    DecodeError,
+    ImageTooLargeError,
+    MessageDataError,
+    UnsupportedEncodingError,
+)
 
 MAX_CAUSES = 16
 """Distinct causes remembered; later new causes are counted together as 'other'."""
@@ -21,9 +26,16 @@ def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
 
 
 def reject_cause(error: DecodeError) -> str:
-    """Why a frame was refused, in a few words: 'encoding NAME' or 'bad data'."""
+    """Why a frame was refused, in a few words.
+
+    One of 'encoding NAME', 'over the pixel budget', 'corrupt message' or 'bad data'.
+    """
     if isinstance(error, UnsupportedEncodingError):
         return f"encoding {shorten(error.encoding)!r}"
+    if isinstance(error, ImageTooLargeError):
+        return "over the pixel budget"
+    if isinstance(error, MessageDataError):
+        return "corrupt message"
     return "bad data"
 
 
