@@ -9,6 +9,7 @@ CPU kernel runs (TensorFlow's stock kernel, used without oneDNN, rejects their d
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -24,6 +25,16 @@ SUPPORTED_OPS = frozenset({
     "ConcatV2", "ResizeBilinear", "FusedBatchNorm", "FusedBatchNormV3", "Rsqrt", "Shape",
     "StridedSlice", "Pack", "Cast", "ExpandDims", "Transpose", "Tanh", "Softmax",
 })
+
+DATA_TYPES = frozenset({
+    "DT_FLOAT", "DT_HALF", "DT_DOUBLE", "DT_INT8", "DT_INT16", "DT_INT32", "DT_INT64",
+    "DT_UINT8", "DT_UINT16", "DT_BOOL", "DT_STRING",
+})
+"""TensorFlow DataType names a graph this loader runs may use (a subset of TensorFlow's)."""
+ATTR_KINDS = frozenset({"s", "i", "f", "b", "type", "shape", "tensor", "list", "func",
+                        "placeholder"})
+"""The fields of a TensorFlow AttrValue; an attribute holds one of them."""
+_NOT_A_MODEL = "pass a model-stride<N>.json of the BodyPix 2.0 tree, or download it again"
 
 _NUMPY_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8,
                  "uint16": np.uint16, "float16": np.float16, "bool": np.bool_}
@@ -97,12 +108,100 @@ def read_model_json(model_json: Path) -> dict:
     if not isinstance(spec, dict) or "modelTopology" not in spec or "weightsManifest" not in spec:
         raise ModelError(f"{model_json} is not a TFJS graph model (no modelTopology/weightsManifest); "
                          f"pass a model-stride<N>.json of the BodyPix 2.0 tree")
-    nodes = spec["modelTopology"].get("node", [])
+    try:
+        check_topology(spec["modelTopology"])
+    except ValueError as error:
+        raise ModelError(f"{model_json} is not a valid TFJS graph model: {error}; "
+                         f"{_NOT_A_MODEL}") from None
+    nodes = spec["modelTopology"]["node"]
     unsupported = sorted({node["op"] for node in nodes} - SUPPORTED_OPS)
     if unsupported:
         raise ModelError(f"{model_json} uses ops this loader does not support: {', '.join(unsupported)}; "
                          f"use a BodyPix 2.0 model (MobileNetV1 or ResNet50) of the official tree")
     return spec
+
+
+def check_topology(topology) -> None:
+    """Check the structure of a model.json `modelTopology` (a GraphDef in proto-JSON form).
+
+    Without TensorFlow: each node has a string name and op, string inputs, and attributes
+    that each hold one AttrValue field with a value of its kind (data types from DATA_TYPES).
+    Raises ValueError saying what is wrong.
+    """
+    if not isinstance(topology, dict):
+        raise ValueError(f"modelTopology is a {type(topology).__name__}, not an object")
+    nodes = topology.get("node")
+    if not isinstance(nodes, list) or not nodes:
+        raise ValueError("modelTopology has no list of nodes")
+    for index, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            raise ValueError(f"node {index} is a {type(node).__name__}, not an object")
+        for key in ("name", "op"):
+            if not isinstance(node.get(key), str) or not node.get(key):
+                raise ValueError(f"node {index} has no {key}")
+        where = f"node {node['name']!r:.64}"
+        inputs = node.get("input", [])
+        if not isinstance(inputs, list) or not all(isinstance(name, str) for name in inputs):
+            raise ValueError(f"{where} has inputs that are not a list of names")
+        attributes = node.get("attr", {})
+        if not isinstance(attributes, dict):
+            raise ValueError(f"{where} has attributes that are not an object")
+        for name, value in attributes.items():
+            _check_attr_value(value, f"{where} attribute {name!r:.64}")
+
+
+def _check_attr_value(value, where: str) -> None:
+    if not isinstance(value, dict) or len(value) > 1 or not set(value) <= ATTR_KINDS:
+        raise ValueError(
+            f"{where} is not an attribute value (one of {', '.join(sorted(ATTR_KINDS))})")
+    for kind, content in value.items():
+        if kind == "list":
+            if not isinstance(content, dict) or not all(
+                    isinstance(items, list) and key in ATTR_KINDS
+                    for key, items in content.items()):
+                raise ValueError(f"{where} is not a list value")
+            for key, items in content.items():
+                for item in items:
+                    _check_attr_field(key, item, where)
+        else:
+            _check_attr_field(kind, content, where)
+
+
+def _check_attr_field(kind: str, content, where: str) -> None:
+    """One AttrValue field: bytes (base64), int, float, bool, data type, tensor or shape."""
+    if kind == "type":
+        valid = content in DATA_TYPES
+    elif kind == "tensor":
+        valid = isinstance(content, dict) and content.get("dtype", "DT_FLOAT") in DATA_TYPES
+    elif kind == "s":
+        valid = isinstance(content, str) and _is_base64(content)
+    elif kind == "i":
+        valid = not isinstance(content, bool) and _is_integer(content)
+    elif kind == "f":
+        valid = isinstance(content, (int, float)) and not isinstance(content, bool) or content in (
+            "NaN", "Infinity", "-Infinity")
+    elif kind == "b":
+        valid = isinstance(content, bool)
+    else:  # shape, func, placeholder
+        valid = isinstance(content, (dict, str))
+    if not valid:
+        raise ValueError(f"{where} holds an invalid {kind!r} value {content!r:.64}")
+
+
+def _is_base64(text: str) -> bool:
+    """Whether `text` is base64 as proto-JSON writes bytes (standard or URL-safe alphabet)."""
+    unpadded = text.rstrip("=")
+    return re.fullmatch(r"[A-Za-z0-9+/_-]*={0,2}", text) is not None and len(unpadded) % 4 != 1
+
+
+def _is_integer(value) -> bool:
+    if isinstance(value, int):
+        return True
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
 
 
 def output_names(nodes: Sequence[dict]) -> List[str]:
@@ -250,6 +349,12 @@ class GraphModel:
 def load_graph_model(model_json: Path) -> GraphModel:
     """Load `model_json` and the shards beside it; raises ModelError with a fix for bad files."""
     model_json = Path(model_json)
+    from google.protobuf import json_format
+
     spec = read_model_json(model_json)
     weights = decode_weights(spec["weightsManifest"], model_json.parent)
-    return GraphModel(spec, weights)
+    try:
+        return GraphModel(spec, weights)
+    except json_format.ParseError as error:  # what check_topology cannot see
+        raise ModelError(f"{model_json} is not a valid TFJS graph model: {error}; "
+                         f"{_NOT_A_MODEL}") from None

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import Request, urlopen
 
 from bodypix_ros.errors import ModelError
-from bodypix_ros.model.graph import group_bytes
+from bodypix_ros.model.graph import group_bytes, read_model_json
 from bodypix_ros.model.names import (
     BASE_URL_SETTING,
     CACHE_DIR_SETTING,
@@ -137,7 +137,9 @@ def cache_path(url: str, cache_dir: Path) -> Path:
         port = parts.port
     except ValueError as error:  # e.g. 'host:abc'
         raise ModelError(f"model URL {url!r} has a bad port ({error})") from None
-    if not parts.hostname or not segments or any(s in (".", "..") for s in segments):
+    if not all((parts.hostname or "").split(".")):  # '', '..', 'a..b'
+        raise ModelError(f"model URL {url!r} has no valid host name")
+    if not segments or any(s in (".", "..") for s in segments):
         raise ModelError(f"model URL {url!r} does not name a model.json file: use e.g. "
                          f"{OFFICIAL_BASE_URL}{DEFAULT_MODEL_PATH}")
     host = parts.hostname + (f"_{port}" if port else "")
@@ -167,6 +169,7 @@ def _download_model(url: str, target: Path, staging: Path) -> None:
     staged_json = staging / target.name
     _download(url, staged_json)
     manifest = read_manifest(staged_json.read_bytes(), url)
+    read_model_json(staged_json)  # the graph's structure too: a bad model is never cached
     cached = _local_sizes(manifest, target.parent)
     reusable = _reusable_shards(manifest, cached)
     for name in shard_names(manifest):
@@ -204,8 +207,8 @@ def _download(url: str, destination: Path) -> None:
     with open(destination, "wb") as out:
         try:
             response = urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
-        except (OSError, http.client.HTTPException) as error:
-            raise _network_error(url, error) from None
+        except (OSError, http.client.HTTPException, UnicodeError, ValueError) as error:
+            raise _network_error(url, error) from None  # UnicodeError: a host name IDNA refuses
         with response:
             LOGGER.info("downloading %s (%s bytes)", url, response.headers.get("Content-Length", "?"))
             while True:
