@@ -40,7 +40,7 @@ from bodypix_ros.errors import CliError, DecodeError, MessageDataError, UsageErr
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
 from bodypix_ros.ros.image_codec import DecodedFrame, decode_compressed, decode_image
 from bodypix_ros.ros.outputs import output_fields, output_messages
-from bodypix_ros.ros.rejects import RejectLog, reject_cause
+from bodypix_ros.ros.rejects import MAX_REASON_CHARS, RejectLog, reject_cause, shorten
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -252,7 +252,7 @@ def decode_or_skip(typestore, msgtype: str, timestamp: int, raw, decode,
     except DecodeError as error:
         if rejects.note(error):
             LOGGER.warning("skipping frames (%s), first at bag time %d ns: %s",
-                           reject_cause(error), timestamp, error)
+                           reject_cause(error), timestamp, shorten(str(error), MAX_REASON_CHARS))
     return None
 
 

@@ -20,6 +20,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from bodypix_ros.errors import ImageDataError, ImageTooLargeError, UnsupportedEncodingError
+from bodypix_ros.ros.rejects import shorten
 
 RGB_ENCODINGS = ("rgb8", "rgba8")
 BGR_ENCODINGS = ("bgr8", "bgra8")
@@ -87,7 +88,7 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, is_bigendian
     """
     if encoding not in _CHANNELS:
         raise UnsupportedEncodingError(
-            encoding, f"image encoding {encoding!r} is not supported; supported: "
+            encoding, f"image encoding {shorten(encoding)!r} is not supported; supported: "
                       f"{', '.join(SUPPORTED_ENCODINGS)}, or a JPEG/PNG CompressedImage")
     dtype = np.dtype(">u2" if is_bigendian else "<u2") if encoding == "mono16" else np.dtype(np.uint8)
     pixels = _pixel_view(data, height, width, step, _CHANNELS[encoding], dtype)
@@ -133,7 +134,8 @@ def decode_image(message, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> Decoded
 
     ImageTooLargeError when width * height exceeds `max_pixels`, before any conversion.
     """
-    check_pixel_budget(message.width, message.height, max_pixels, f"{message.encoding!r} image")
+    check_pixel_budget(message.width, message.height, max_pixels,
+                       f"{shorten(message.encoding)!r} image")
     rgb = image_to_rgb(message.encoding, message.height, message.width, message.step,
                        message.is_bigendian, message.data)
     return DecodedFrame(rgb, is_bgr_ordered(message.encoding))
@@ -156,10 +158,10 @@ def decode_compressed(message, max_pixels: int = DEFAULT_MAX_INPUT_PIXELS) -> De
         if declared:
             raise ImageDataError(
                 f"compressed image data is not {declared} although its format "
-                f"{message.format!r} says so: the {declared} signature is missing")
+                f"{shorten(message.format)!r} says so: the {declared} signature is missing")
         raise UnsupportedEncodingError(
             message.format or "compressed (no format)",
-            f"compressed image format {message.format!r} is not JPEG or PNG "
+            f"compressed image format {shorten(message.format)!r} is not JPEG or PNG "
             f"(compressedDepth and other codecs are not supported)")
     check_pixel_budget(header.width, header.height, max_pixels, header.codec.upper())
     import cv2

@@ -63,7 +63,7 @@ from bodypix_ros.ros.params import (
     startup_config,
     updated_live_config,
 )
-from bodypix_ros.ros.rejects import RejectLog, reject_cause
+from bodypix_ros.ros.rejects import MAX_REASON_CHARS, RejectLog, reject_cause, shorten
 from bodypix_ros.ros.runtime import (
     LatestFrameSlot,
     NodeStats,
@@ -158,9 +158,10 @@ class SegmentNode(Node):
 
     def callback_failed(self, error: Exception) -> None:
         """Log (throttled) and count an exception a callback raised; see `spin`."""
-        self.stats.callback_failed(time.monotonic(), repr(error))
+        reason = shorten(repr(error), MAX_REASON_CHARS)
+        self.stats.callback_failed(time.monotonic(), reason)
         self.get_logger().error(
-            f"a callback raised {error!r} (e.g. rclpy serving a peer's malformed request); "
+            f"a callback raised {reason} (e.g. rclpy serving a peer's malformed request); "
             f"the node goes on", throttle_duration_sec=LOG_THROTTLE_S)
 
     def destroy_node(self):
@@ -209,8 +210,9 @@ class SegmentNode(Node):
             except Exception as error:  # the worker must survive any frame; shown in diagnostics
                 if self._slot.closed or not self.context.ok():
                     return
-                self.stats.frame_failed(time.monotonic(), repr(error))
-                self.get_logger().error(f"segmentation failed: {error!r}",
+                reason = shorten(repr(error), MAX_REASON_CHARS)
+                self.stats.frame_failed(time.monotonic(), reason)
+                self.get_logger().error(f"segmentation failed: {reason}",
                                         throttle_duration_sec=LOG_THROTTLE_S)
 
     def _process(self, message) -> None:
@@ -232,9 +234,10 @@ class SegmentNode(Node):
         try:
             frame = self._decode(message)
         except DecodeError as error:
-            self.stats.frame_rejected(started, str(error))
+            reason = shorten(str(error), MAX_REASON_CHARS)
+            self.stats.frame_rejected(started, reason)
             if self._rejects.note(error):
-                self.get_logger().warning(f"dropping frames ({reject_cause(error)}): {error}")
+                self.get_logger().warning(f"dropping frames ({reject_cause(error)}): {reason}")
             return
         images = segment_frame(self.engine, frame.rgb, selection, live).images
         outputs = output_fields(images, frame.bgr_ordered)

@@ -17,6 +17,8 @@ MAX_CAUSES = 16
 """Distinct causes remembered; later new causes are counted together as 'other'."""
 MAX_NAME_CHARS = 64
 """Longest encoding name quoted in a cause; longer ones are cut with '...'."""
+MAX_REASON_CHARS = 200
+"""Longest error text a log line or the diagnostics quote."""
 OTHER = "other"
 
 
