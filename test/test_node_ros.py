@@ -350,3 +350,26 @@ def test_start_up_errors_are_one_fatal_line_and_exit_code_1(capfd, arguments, re
                               *arguments]) == 1
     fatal = [line for line in capfd.readouterr().err.splitlines() if "FATAL" in line]
     assert len(fatal) == 1 and reason in fatal[0] and "Traceback" not in fatal[0]
+
+
+def test_a_compressed_bomb_is_rejected_not_failed(context, counting_engine, frame_rgb, harnesses):
+    """A 631-byte JPEG declaring 8000x8000 and the 16-byte PNG: refused before decoding."""
+    import cv2
+    from hostile_inputs import jpeg_declaring, png_chunk_length_bomb
+
+    harness = Harness(context, counting_engine, outputs=("mask",), input_transport="compressed")
+    harnesses.append(harness)
+    for index, data in enumerate((jpeg_declaring(8000, 8000), png_chunk_length_bomb())):
+        message = CompressedImage(format="jpeg" if index == 0 else "png")
+        message.data = byte_array(np.frombuffer(data, np.uint8))
+        harness.input.publish(message)
+        assert harness.spin_until(
+            lambda count=index + 1:
+            harness.node.stats.snapshot(time.monotonic()).rejected == count)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(frame_rgb[:, :, ::-1]))
+    message = CompressedImage(format="png")
+    message.data = byte_array(png.reshape(-1))
+    harness.input.publish(message)
+    assert harness.spin_until(lambda: harness.received["mask"])
+    snapshot = harness.node.stats.snapshot(time.monotonic())
+    assert (snapshot.rejected, snapshot.failed, len(counting_engine.calls)) == (2, 0, 1)
