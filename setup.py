@@ -30,7 +30,7 @@ setup(
     extras_require={
         "demo": ["scikit-image"],
         "bag": ["rosbags>=0.10.11"],
-        "test": ["pytest", "rosbags>=0.10.11", "pyyaml"],
+        "test": ["pytest", "rosbags>=0.10.11", "pyyaml", "ruff>=0.5"],
     },
     zip_safe=True,
     entry_points={
