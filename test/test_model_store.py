@@ -26,7 +26,8 @@ SHARD = "mobilenet/quant2/075/group1-shard1of1.bin"
 
 
 class MirrorHandler(SimpleHTTPRequestHandler):
-    """Serves the shared model tree; counts GETs; serves `server.replacements[path]` bytes instead if set."""
+    """Serves the shared model tree; counts GETs; serves `server.replacements[path]` bytes
+    instead if set."""
 
     def do_GET(self):
         self.server.requests.append(self.path)
@@ -45,10 +46,14 @@ class MirrorHandler(SimpleHTTPRequestHandler):
 @pytest.fixture
 def mirror(models_dir):
     """An HTTP mirror of ../shared/models/bodypix on an ephemeral loopback port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(MirrorHandler, directory=str(models_dir)))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(MirrorHandler, directory=str(models_dir))
+    )
     server.requests, server.replacements = [], {}
     server.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
@@ -69,13 +74,22 @@ def cached_files(cache: Path):
 def test_first_resolve_downloads_and_caches_second_makes_no_request(mirror, models_dir, tmp_path):
     cache = tmp_path / "cache"
     first = resolve_model(DEFAULT_MODEL, base_url=mirror.url, cache_dir=str(cache))
-    assert first.model_json == cache / "127.0.0.1_{}".format(mirror.server_address[1]) / DEFAULT_PATH
-    assert (first.name, first.architecture, first.output_stride) == (DEFAULT_MODEL, "mobilenet_v1", 16)
+    assert (
+        first.model_json == cache / "127.0.0.1_{}".format(mirror.server_address[1]) / DEFAULT_PATH
+    )
+    assert (first.name, first.architecture, first.output_stride) == (
+        DEFAULT_MODEL,
+        "mobilenet_v1",
+        16,
+    )
     assert len(mirror.requests) == 2
     for path in cached_files(cache):
         source = models_dir / path.relative_to(first.model_json.parents[3])
         assert path.read_bytes() == source.read_bytes(), path
-    assert {path.name for path in cached_files(cache)} == {"model-stride16.json", "group1-shard1of1.bin"}
+    assert {path.name for path in cached_files(cache)} == {
+        "model-stride16.json",
+        "group1-shard1of1.bin",
+    }
 
     second = resolve_model(DEFAULT_MODEL, base_url=mirror.url, cache_dir=str(cache))
     assert second == first and len(mirror.requests) == 2
@@ -143,7 +157,9 @@ def test_unwritable_cache_dir_is_a_model_error(mirror, tmp_path):
 
 def test_local_directory_base_url_is_used_in_place(models_dir, tmp_path):
     cache = tmp_path / "cache"
-    resolved = resolve_model("mobilenet_quant1_100_stride8", base_url=str(models_dir), cache_dir=str(cache))
+    resolved = resolve_model(
+        "mobilenet_quant1_100_stride8", base_url=str(models_dir), cache_dir=str(cache)
+    )
     assert resolved.model_json == models_dir / "mobilenet/quant1/100/model-stride8.json"
     assert (resolved.architecture, resolved.output_stride) == ("mobilenet_v1", 8)
     assert not cache.exists()
@@ -180,14 +196,20 @@ def test_corrupt_local_mirror_is_rejected(models_dir, tmp_path):
 
 
 def test_model_given_as_url_or_path(mirror, models_dir, tmp_path):
-    by_url = resolve_model(mirror.url + "mobilenet/quant1/050/model-stride8.json", cache_dir=str(tmp_path))
+    by_url = resolve_model(
+        mirror.url + "mobilenet/quant1/050/model-stride8.json", cache_dir=str(tmp_path)
+    )
     assert (by_url.name, by_url.output_stride) == ("mobilenet_quant1_050_stride8", 8)
     assert by_url.model_json.is_file() and len(mirror.requests) == 2
 
     folder = tmp_path / "renamed"
     folder.mkdir()
-    shutil.copyfile(models_dir / "mobilenet/quant1/050/model-stride16.json", folder / "my-resnet-stride32.json")
-    shutil.copyfile(models_dir / "mobilenet/quant1/050/group1-shard1of1.bin", folder / "group1-shard1of1.bin")
+    shutil.copyfile(
+        models_dir / "mobilenet/quant1/050/model-stride16.json", folder / "my-resnet-stride32.json"
+    )
+    shutil.copyfile(
+        models_dir / "mobilenet/quant1/050/group1-shard1of1.bin", folder / "group1-shard1of1.bin"
+    )
     inferred = resolve_model(str(folder / "my-resnet-stride32.json"))
     assert (inferred.architecture, inferred.output_stride) == ("resnet50", 32)
     assert inferred.name == str(folder / "my-resnet-stride32.json")
@@ -224,7 +246,10 @@ def test_manifest_sizes_match_every_shared_shard(models_dir):
     for model_json in sorted(models_dir.rglob("model-stride*.json")):
         manifest = model_store.read_manifest(model_json.read_bytes(), str(model_json))
         (group,) = manifest
-        assert model_store.group_bytes(group) == (model_json.parent / group["paths"][0]).stat().st_size
+        assert (
+            model_store.group_bytes(group)
+            == (model_json.parent / group["paths"][0]).stat().st_size
+        )
 
 
 def test_multi_shard_groups_name_the_wrong_shard():

@@ -61,7 +61,9 @@ def group_bytes(group: dict) -> int:
 
 
 def decode_weights(manifest: Sequence[dict], folder: Path) -> Dict[str, np.ndarray]:
-    """Read every shard group of `manifest` from `folder` -> {weight name: array of its dtype and shape}."""
+    """Read every shard group of `manifest` from `folder` -> {weight name: array of its dtype
+    and shape}.
+    """
     weights = {}
     for group in manifest:
         buffer = b"".join(_read_shard(folder / path) for path in group["paths"])
@@ -83,8 +85,10 @@ def _read_shard(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as error:
-        raise ModelError(f"cannot read weight shard {path}: {error.strerror}; "
-                         f"download the model again or point {BASE_URL_SETTING} at a complete mirror") from None
+        raise ModelError(
+            f"cannot read weight shard {path}: {error.strerror}; "
+            f"download the model again or point {BASE_URL_SETTING} at a complete mirror"
+        ) from None
 
 
 def _decode_weight(entry: dict, raw: bytes) -> np.ndarray:
@@ -106,8 +110,10 @@ def read_model_json(model_json: Path) -> dict:
         raise ModelError(f"model file {model_json} is not valid JSON ({error}); "
                          f"delete it and download the model again") from None
     if not isinstance(spec, dict) or "modelTopology" not in spec or "weightsManifest" not in spec:
-        raise ModelError(f"{model_json} is not a TFJS graph model (no modelTopology/weightsManifest); "
-                         f"pass a model-stride<N>.json of the BodyPix 2.0 tree")
+        raise ModelError(
+            f"{model_json} is not a TFJS graph model (no modelTopology/weightsManifest); "
+            f"pass a model-stride<N>.json of the BodyPix 2.0 tree"
+        )
     try:
         check_topology(spec["modelTopology"])
     except ValueError as error:
@@ -116,8 +122,10 @@ def read_model_json(model_json: Path) -> dict:
     nodes = spec["modelTopology"]["node"]
     unsupported = sorted({node["op"] for node in nodes} - SUPPORTED_OPS)
     if unsupported:
-        raise ModelError(f"{model_json} uses ops this loader does not support: {', '.join(unsupported)}; "
-                         f"use a BodyPix 2.0 model (MobileNetV1 or ResNet50) of the official tree")
+        raise ModelError(
+            f"{model_json} uses ops this loader does not support: {', '.join(unsupported)}; "
+            f"use a BodyPix 2.0 model (MobileNetV1 or ResNet50) of the official tree"
+        )
     return spec
 
 
@@ -227,7 +235,8 @@ def _normalize_conv_attrs(node) -> None:
 
 def _dilation_rates(node) -> Tuple[int, int]:
     """(height, width) dilation of a normalized conv node, (1, 1) for other ops; a ModelError if
-    the conv also strides (TFJS refuses that too)."""
+    the conv also strides (TFJS refuses that too).
+    """
     if node.op not in ("Conv2D", "DepthwiseConv2dNative") or "dilations" not in node.attr:
         return 1, 1
     rates = tuple(node.attr["dilations"].list.i[1:3])
@@ -243,7 +252,8 @@ def _atrous_template(rates: Tuple[int, int], kernel_size: Tuple[int, int], paddi
     """TensorFlow's atrous depthwise conv (SpaceToBatchND -> DepthwiseConv2dNative with dilation 1
     -> BatchToSpaceND, paddings from the input's runtime shape) on placeholders input
     [1, H, W, C] and filter [kh, kw, C, M] float32 -> (GraphDef, (input, filter) placeholder
-    names, output node name)."""
+    names, output node name).
+    """
     import tensorflow as tf
 
     @tf.function(autograph=False, input_signature=[
@@ -264,7 +274,8 @@ def _atrous_template(rates: Tuple[int, int], kernel_size: Tuple[int, int], paddi
 def _atrous_nodes(conv, rates: Tuple[int, int], kernel) -> list:
     """The NodeDefs replacing the dilated depthwise `conv` (filter: the Const node `kernel`):
     the atrous template under `<conv>/atrous/`, fed the conv's inputs, its output an Identity
-    named as the conv."""
+    named as the conv.
+    """
     padding = conv.attr["padding"].s.decode()
     if padding not in ("SAME", "VALID"):
         raise ModelError(f"dilated {conv.op} {conv.name!r} has padding {padding}: "
@@ -287,7 +298,8 @@ def _atrous_nodes(conv, rates: Tuple[int, int], kernel) -> list:
 
 def _rewrite_dilated_depthwise(graph_def) -> None:
     """Replace in place each dilated DepthwiseConv2dNative of a normalized `graph_def` by its
-    atrous form (see `_atrous_template`); consumers still read the conv's name."""
+    atrous form (see `_atrous_template`); consumers still read the conv's name.
+    """
     by_name = {node.name: node for node in graph_def.node}
     nodes = []
     for node in graph_def.node:
@@ -316,19 +328,25 @@ class GraphModel:
 
         topology = dict(spec["modelTopology"])
         topology.pop("library", None)
-        graph_def = json_format.ParseDict(topology, tf.compat.v1.GraphDef(), ignore_unknown_fields=True)
+        graph_def = json_format.ParseDict(
+            topology, tf.compat.v1.GraphDef(), ignore_unknown_fields=True
+        )
         for node in graph_def.node:
             _normalize_conv_attrs(node)
             if node.op == "Const":
                 if node.name not in weights:
-                    raise ModelError(f"the weight shards hold no value for constant {node.name!r}: the "
-                                     f"model.json and shards do not match; download the model again")
+                    raise ModelError(
+                        f"the weight shards hold no value for constant {node.name!r}: the "
+                        f"model.json and shards do not match; download the model again"
+                    )
                 node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name]))
         _rewrite_dilated_depthwise(graph_def)
         placeholders = [node.name for node in graph_def.node if node.op == "Placeholder"]
         if len(placeholders) != 1:
-            raise ModelError(f"the graph has {len(placeholders)} input placeholders {placeholders}, "
-                             f"not one as BodyPix; pass a BodyPix 2.0 model.json")
+            raise ModelError(
+                f"the graph has {len(placeholders)} input placeholders {placeholders}, "
+                f"not one as BodyPix; pass a BodyPix 2.0 model.json"
+            )
         self.input_name = placeholders[0]
         self.output_names = output_names(spec["modelTopology"]["node"])
 
@@ -337,7 +355,11 @@ class GraphModel:
         @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
         def run(batch):
             outputs = tf.graph_util.import_graph_def(
-                graph_def, input_map={self.input_name + ":0": batch}, return_elements=fetches, name="bodypix")
+                graph_def,
+                input_map={self.input_name + ":0": batch},
+                return_elements=fetches,
+                name="bodypix",
+            )
             return dict(zip(self.output_names, outputs))
 
         self._function = run

@@ -68,7 +68,9 @@ def read_manifest(model_json: bytes, source: str, remedy: str = MANIFEST_REMEDY)
                 _check_shard_name(shard)
             group_bytes(group)
     except (ValueError, KeyError, TypeError) as error:
-        raise ModelError(f"{source} is not a TFJS graph model.json ({error!r}): {remedy}") from None
+        raise ModelError(
+            f"{source} is not a TFJS graph model.json ({error!r}): {remedy}"
+        ) from None
     return groups
 
 
@@ -98,7 +100,9 @@ def shard_size_problems(manifest: List[dict], sizes: Dict[str, Optional[int]]) -
         elif expected is None:
             actual = sum(sizes[name] for name in names)
             if actual != total:
-                problems.append(f"{', '.join(names)} hold {actual} bytes, the manifest says {total}")
+                problems.append(
+                    f"{', '.join(names)} hold {actual} bytes, the manifest says {total}"
+                )
         else:
             problems += [f"{name} is {sizes[name]} bytes, the manifest says {size}"
                          for name, size in zip(names, expected) if sizes[name] != size]
@@ -111,18 +115,29 @@ def shard_names(manifest: List[dict]) -> List[str]:
 
 
 def verify_model_files(model_json: Path) -> None:
-    """Check a local model.json and its shards (next to it) against its manifest; ModelError if not."""
+    """Check a local model.json and its shards (next to it) against its manifest; ModelError if
+    not.
+    """
     model_json = Path(model_json)
     if not model_json.is_file():
-        raise ModelError(f"model file {model_json} not found: pass an existing model.json, a short "
-                         f"model name, or {BASE_URL_SETTING} laid out like the official tree")
-    check_shards(model_json, f"model {model_json}", "copy the complete model folder again or use a short "
-                                                    "model name to download it")
+        raise ModelError(
+            f"model file {model_json} not found: pass an existing model.json, a short "
+            f"model name, or {BASE_URL_SETTING} laid out like the official tree"
+        )
+    check_shards(
+        model_json,
+        f"model {model_json}",
+        "copy the complete model folder again or use a short model name to download it",
+    )
 
 
-def check_shards(model_json: Path, what: str, remedy: str, manifest_remedy: str = MANIFEST_REMEDY) -> None:
-    """ModelError "`what` is corrupt: ...; `remedy`" unless the shards beside `model_json` have the
-    sizes its manifest lists (manifest_remedy: the fix named when model.json itself is unreadable)."""
+def check_shards(
+    model_json: Path, what: str, remedy: str, manifest_remedy: str = MANIFEST_REMEDY
+) -> None:
+    """ModelError "`what` is corrupt: ...; `remedy`" unless the shards beside `model_json` have
+    the sizes its manifest lists (manifest_remedy: the fix named when model.json itself is
+    unreadable).
+    """
     manifest = read_manifest(model_json.read_bytes(), str(model_json), manifest_remedy)
     problems = shard_size_problems(manifest, _local_sizes(manifest, model_json.parent))
     if problems:
@@ -147,7 +162,9 @@ def cache_path(url: str, cache_dir: Path) -> Path:
 
 
 def fetch_model(url: str, cache_dir: Path) -> Path:
-    """The cached model.json of the model at http(s) `url`, downloading it once; ModelError on failure."""
+    """The cached model.json of the model at http(s) `url`, downloading it once; ModelError on
+    failure.
+    """
     target = cache_path(url, cache_dir)
     if target.is_file():
         remedy = f"delete the cache dir {target.parent} and retry"
@@ -165,7 +182,9 @@ def fetch_model(url: str, cache_dir: Path) -> Path:
 
 
 def _download_model(url: str, target: Path, staging: Path) -> None:
-    """Download model.json and its missing shards into `staging`, check sizes, move them to target's folder."""
+    """Download model.json and its missing shards into `staging`, check sizes, move them to
+    target's folder.
+    """
     staged_json = staging / target.name
     _download(url, staged_json)
     manifest = read_manifest(staged_json.read_bytes(), url)
@@ -179,8 +198,10 @@ def _download_model(url: str, target: Path, staging: Path) -> None:
              for name in shard_names(manifest)}
     problems = shard_size_problems(manifest, sizes)
     if problems:
-        raise ModelError(f"download of {url} is corrupt: {'; '.join(problems)}; nothing was cached. "
-                         f"Retry, check the server's copy, or {OFFLINE_HINT}")
+        raise ModelError(
+            f"download of {url} is corrupt: {'; '.join(problems)}; nothing was cached. "
+            f"Retry, check the server's copy, or {OFFLINE_HINT}"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     for name in shard_names(manifest):
         if name not in reusable:
@@ -196,7 +217,9 @@ def _reusable_shards(manifest: List[dict], cached: Dict[str, Optional[int]]) -> 
     for group in manifest:
         expected = expected_shard_sizes(group_bytes(group), len(group["paths"]))
         if expected is not None:
-            reusable.update(name for name, size in zip(group["paths"], expected) if cached[name] == size)
+            reusable.update(
+                name for name, size in zip(group["paths"], expected) if cached[name] == size
+            )
     return reusable
 
 
@@ -210,7 +233,9 @@ def _download(url: str, destination: Path) -> None:
         except (OSError, http.client.HTTPException, UnicodeError, ValueError) as error:
             raise _network_error(url, error) from None  # UnicodeError: a host name IDNA refuses
         with response:
-            LOGGER.info("downloading %s (%s bytes)", url, response.headers.get("Content-Length", "?"))
+            LOGGER.info(
+                "downloading %s (%s bytes)", url, response.headers.get("Content-Length", "?")
+            )
             while True:
                 try:
                     chunk = response.read(CHUNK_BYTES)
@@ -285,9 +310,11 @@ def _infer_architecture_and_stride(source: str) -> Tuple[str, int]:
     if match is None or int(match[1]) not in OUTPUT_STRIDES[architecture]:
         raise ModelError(
             f"cannot tell the output stride of {source!r}: name the file like the official tree "
-            f"(e.g. .../mobilenet/quant2/075/model-stride16.json, 'resnet' in the path for ResNet50; "
+            f"(e.g. .../mobilenet/quant2/075/model-stride16.json, 'resnet' in the path for "
+            f"ResNet50; "
             f"{architecture} strides: {OUTPUT_STRIDES[architecture]}) or use a short model name "
-            f"with {BASE_URL_SETTING} pointing at your mirror")
+            f"with {BASE_URL_SETTING} pointing at your mirror"
+        )
     return architecture, int(match[1])
 
 
@@ -308,7 +335,9 @@ def _join(base: str, relative_path: str) -> str:
         return base.rstrip("/") + "/" + relative_path
     directory = Path(local_path(base)).expanduser()
     if not directory.is_dir():
-        raise ModelError(f"model base URL {base!r} is neither an http(s) URL nor an existing directory; "
-                         f"set {BASE_URL_SETTING} to a URL or a local mirror "
-                         f"laid out like {OFFICIAL_BASE_URL}")
+        raise ModelError(
+            f"model base URL {base!r} is neither an http(s) URL nor an existing directory; "
+            f"set {BASE_URL_SETTING} to a URL or a local mirror "
+            f"laid out like {OFFICIAL_BASE_URL}"
+        )
     return str(directory / relative_path)

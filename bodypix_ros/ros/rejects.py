@@ -1,4 +1,5 @@
-"""Input frames refused by the decoder, counted by cause; the first of each cause is warned. No ROS.
+"""Input frames refused by the decoder, counted by cause; the first of each cause is warned. No
+ROS.
 
 Used by the node and the bag tool, so both warn the same way. Causes are short and bounded
 in number: a peer sending ever-new encoding strings cannot grow the log or the memory.
