@@ -2,7 +2,8 @@
 
 The node, the bag and video tools and `bodypix-ros segment` all call `segment_frame`, with
 one set of output names. Only what a selected output needs is computed: the part labels
-and the multi-person decode run only when a selected output (or the overlay mode) needs them.
+and the multi-person decode run only when a selected output (or the overlay mode, or the
+anonymize target) needs them.
 No ROS, no TensorFlow here.
 """
 
@@ -11,24 +12,28 @@ from typing import Dict, NamedTuple
 
 import numpy as np
 
-from bodypix_ros.render import render_overlay
+from bodypix_ros.anonymize import AnonymizeSettings, anonymize
+from bodypix_ros.render import PART_OVERLAY_MODES, render_overlay
 from bodypix_ros.result import SegmentationResult
 from bodypix_ros.settings import SegmentationSettings
 
-OUTPUT_NAMES = ("mask", "part_labels", "instances", "overlay")
+OUTPUT_NAMES = ("mask", "part_labels", "instances", "overlay", "anonymized")
 """Every output, in this order everywhere: topics, bag topics, file names STEM.<name>.png."""
 
 MONO_OUTPUTS = ("mask", "part_labels", "instances")
 """Outputs that are (H, W) uint8 label images; the others are (H, W, 3) uint8 RGB."""
+SOURCE_ENCODED_OUTPUTS = ("anonymized",)
+"""Outputs published in their input's own encoding (the frame with people covered)."""
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    """How to segment and draw a frame: the engine settings and the overlay's mode and opacity."""
+    """How to segment and draw a frame: settings, overlay mode and opacity, anonymization."""
 
     settings: SegmentationSettings
     overlay_mode: str
     overlay_alpha: float
+    anonymize: AnonymizeSettings
 
 
 class OutputSelection(NamedTuple):
@@ -38,6 +43,7 @@ class OutputSelection(NamedTuple):
     part_labels: bool
     instances: bool
     overlay: bool
+    anonymized: bool
 
     @classmethod
     def of(cls, names) -> "OutputSelection":
@@ -74,11 +80,15 @@ class FrameOutputs(NamedTuple):
 
 
 def engine_request(selection: OutputSelection, config: RenderConfig) -> EngineRequest:
-    """Which expensive stages the selected outputs need (overlay_mode decides the overlay's)."""
+    """Which expensive stages the selected outputs need.
+
+    overlay_mode decides the overlay's, the anonymize target the anonymized output's.
+    """
     overlay_mode = config.overlay_mode if selection.overlay else None
     multi_person = config.settings.multi_person.enabled
+    parts_to_cover = selection.anonymized and config.anonymize.needs_part_labels
     return EngineRequest(
-        part_labels=selection.part_labels or overlay_mode == "parts",
+        part_labels=selection.part_labels or overlay_mode in PART_OVERLAY_MODES or parts_to_cover,
         instances=multi_person and (selection.instances or overlay_mode == "persons"))
 
 
@@ -91,6 +101,8 @@ def render_outputs(rgb: np.ndarray, result: SegmentationResult, selection: Outpu
               if name in labels and labels[name] is not None}
     if selection.overlay:
         images["overlay"] = render_overlay(rgb, result, config.overlay_mode, config.overlay_alpha)
+    if selection.anonymized:
+        images["anonymized"] = anonymize(rgb, result, config.anonymize)
     return images
 
 

@@ -1,12 +1,18 @@
-"""Colour images drawn from a result: parts, persons, mask, and their overlay on the frame."""
+"""Colour images drawn from a result: parts, persons, mask, and their overlay on the frame.
+
+The overlay modes also include the TFJS effects of `effects.py` (bokeh, blur_parts, pixelate).
+"""
 
 from typing import Sequence
 
 import numpy as np
 
+from bodypix_ros.effects import blur_parts, bokeh, pixelated_mask
 from bodypix_ros.parts import PERSON_COLORS, RAINBOW_PART_COLORS
 
-OVERLAY_MODES = ("parts", "persons", "mask")
+OVERLAY_MODES = ("parts", "persons", "mask", "bokeh", "blur_parts", "pixelate")
+PART_OVERLAY_MODES = ("parts", "blur_parts", "pixelate")
+"""Overlay modes drawn from the part labels."""
 MASK_COLOR = np.array([(0, 255, 0)], dtype=np.uint8)
 
 
@@ -46,15 +52,31 @@ def overlay_labels(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, a
     return out
 
 
-def render_overlay(frame: np.ndarray, result, mode: str = "parts", alpha: float = 0.7) -> np.ndarray:
-    """Blend parts, persons or the mask of `result` on the (H, W, 3) uint8 RGB `frame`.
+def render_overlay(frame: np.ndarray, result, mode: str = "parts",
+                   alpha: float = 0.7) -> np.ndarray:
+    """Draw `mode` of `result` on the (H, W, 3) uint8 RGB `frame` -> (H, W, 3) uint8.
 
-    Falls back to the mask when the result lacks the labels `mode` asks for.
+    parts, persons, mask: colours blended at opacity `alpha`; bokeh: the background blurred
+    (TFJS drawBokehEffect, 3 px blur and edge); blur_parts: the faces blurred (TFJS blurBodyPart,
+    3 px); pixelate: the rainbow part colours on white in 10-px cells with a grid at opacity
+    `alpha` (TFJS drawPixelatedMask). Falls back to the mask when the result lacks the labels
+    `mode` asks for.
     """
     if mode not in OVERLAY_MODES:
         raise ValueError(f"overlay mode {mode!r} is not one of {', '.join(OVERLAY_MODES)}")
-    if mode == "parts" and result.part_labels is not None:
-        return overlay_labels(frame, result.part_labels, RAINBOW_PART_COLORS, alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"overlay alpha {alpha} is outside [0.0, 1.0]")
+    if mode == "bokeh":
+        return bokeh(frame, result.person_mask)
+    if result.part_labels is not None:
+        if mode == "parts":
+            return overlay_labels(frame, result.part_labels, RAINBOW_PART_COLORS, alpha)
+        if mode == "blur_parts":
+            return blur_parts(frame, result.part_labels)
+        if mode == "pixelate":
+            colors = color_parts(result.part_labels, background=(255, 255, 255))
+            return pixelated_mask(frame, colors, opacity=alpha)
     if mode == "persons" and result.instances is not None:
         return overlay_labels(frame, result.instances, PERSON_COLORS, alpha)
-    return overlay_labels(frame, result.person_mask, MASK_COLOR, alpha)  # 255 wraps to MASK_COLOR's one row
+    # 255 wraps to MASK_COLOR's one row
+    return overlay_labels(frame, result.person_mask, MASK_COLOR, alpha)

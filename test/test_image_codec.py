@@ -21,6 +21,8 @@ from bodypix_ros.ros.image_codec import (
     decode_image,
     image_to_rgb,
     mono8_fields,
+    reencode_compressed,
+    reencode_image,
 )
 
 PADDING = 7
@@ -299,3 +301,57 @@ def test_output_fields_refuse_wrong_shapes():
         color_fields(np.zeros((2, 2, 4), np.uint8))
     with pytest.raises(ValueError):
         mono8_fields(np.zeros((2, 2), np.uint16))
+
+
+BYTES_PER_PIXEL = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 2,
+                   "yuv422": 2, "uyvy": 2, "yuv422_yuy2": 2, "yuyv": 2}
+"""Bytes per pixel of each encoding (Bayer: 1)."""
+BOX = (slice(4, 12), slice(6, 18))
+"""The pixels changed in the re-encoding tests (even columns, as yuv422 pairs need)."""
+
+
+@pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
+@pytest.mark.parametrize("is_bigendian", [0, 1])
+def test_reencoding_changes_only_the_changed_pixels_in_the_inputs_own_layout(encoding,
+                                                                             is_bigendian):
+    types = ros2_types()
+    height, width = 16, 24
+    bytes_per_pixel = BYTES_PER_PIXEL.get(encoding, 1)
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, (height, width * bytes_per_pixel), dtype=np.uint8)
+    data, step = padded_rows(raw)
+    message = types["sensor_msgs/msg/Image"](
+        header=compressed_message("", b"").header, height=height, width=width, encoding=encoding,
+        is_bigendian=is_bigendian, step=step, data=np.frombuffer(data, np.uint8))
+    original = decode_image(message).rgb
+    new = original.copy()
+    new[BOX] = (90, 140, 200) if encoding not in ("mono8", "mono16") else 120
+    fields = reencode_image(message, original, new)
+    assert (fields.height, fields.width, fields.encoding, fields.is_bigendian, fields.step) == (
+        height, width, encoding, is_bigendian, step)
+    before = np.frombuffer(data, np.uint8).reshape(height, step)
+    after = np.asarray(fields.data).reshape(height, step)
+    columns = slice(BOX[1].start * bytes_per_pixel, BOX[1].stop * bytes_per_pixel)
+    outside = np.ones(before.shape, bool)
+    outside[BOX[0], columns] = False
+    np.testing.assert_array_equal(after[outside], before[outside])  # row padding included
+    decoded = decode_image(dataclasses.replace(message, data=after.reshape(-1))).rgb
+    inner = (slice(BOX[0].start + 2, BOX[0].stop - 2), slice(BOX[1].start + 2, BOX[1].stop - 2))
+    tolerance = 0 if encoding in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8") else 3
+    assert np.abs(decoded[inner].astype(int) - new[inner]).max() <= tolerance
+    unchanged = reencode_image(message, original, original)
+    np.testing.assert_array_equal(np.asarray(unchanged.data), np.frombuffer(data, np.uint8))
+
+
+@pytest.mark.parametrize("codec", [".png", ".jpg"])
+def test_compressed_images_are_reencoded_in_their_own_codec(codec):
+    rgb = smooth_rgb()
+    ok, encoded = cv2.imencode(codec, np.ascontiguousarray(rgb[:, :, ::-1]))
+    message = compressed_message("bgr8; compressed bgr8", encoded.tobytes())
+    new = rgb.copy()
+    new[10:30, 20:40] = (250, 10, 10)
+    data = reencode_compressed(message, new)
+    assert data[:4] == encoded.tobytes()[:4]
+    decoded = decode_compressed(dataclasses.replace(message, data=np.frombuffer(data, np.uint8)))
+    difference = np.abs(decoded.rgb.astype(int) - new)
+    assert difference.max() == 0 if codec == ".png" else difference.mean() < 3

@@ -41,15 +41,15 @@ def ros_header(sec=0, nanosec=0, frame_id=""):
                                         frame_id=frame_id)
 
 
-def render_fields(frame, result, selection, config):
-    """The node's output image fields of `result` on a decoded frame."""
-    return output_fields(render_outputs(frame.rgb, result, selection, config), frame.bgr_ordered)
+def render_fields(frame, result, selection, config, message=None):
+    """The node's output image fields of `result` on a frame decoded from `message`."""
+    return output_fields(render_outputs(frame.rgb, result, selection, config), frame, message)
 
 
-def segment_fields(engine, frame, selection, config):
-    """(result, output image fields) of a decoded frame, as the node computes them."""
+def segment_fields(engine, frame, selection, config, message=None):
+    """(result, output image fields) of a frame decoded from `message`, as the node has them."""
     outputs = segment_frame(engine, frame.rgb, selection, config)
-    return outputs.result, output_fields(outputs.images, frame.bgr_ordered)
+    return outputs.result, output_fields(outputs.images, frame, message)
 
 
 class RecordingEngine:
@@ -72,7 +72,8 @@ def test_no_subscriber_means_no_inference():
 
 def test_only_subscribed_enabled_outputs_are_selected():
     selection = select_outputs({"mask": 2, "overlay": 0, "part_labels": 1}, multi_person_enabled=False)
-    assert selection == OutputSelection(mask=True, part_labels=True, instances=False, overlay=False)
+    assert selection == OutputSelection(mask=True, part_labels=True, instances=False, overlay=False,
+                                        anonymized=False)
     assert selection.names == ("mask", "part_labels")
 
 
@@ -124,13 +125,16 @@ def synthetic_result(height=6, width=8):
 def test_overlay_goes_out_in_the_inputs_channel_order(bgr_ordered):
     types = ros2_types()
     rgb = np.random.default_rng(3).integers(0, 256, (6, 8, 3), dtype=np.uint8)
-    frame = decode_image(types["sensor_msgs/msg/Image"](header=ros_header(frame_id="cam"),
-                                                        **color_fields(rgb, bgr_ordered)._asdict()))
+    message = types["sensor_msgs/msg/Image"](header=ros_header(frame_id="cam"),
+                                             **color_fields(rgb, bgr_ordered)._asdict())
+    frame = decode_image(message)
     result = synthetic_result()
     config = live(overlay_mode="parts", overlay_alpha=0.5)
-    outputs = render_fields(frame, result, OutputSelection(True, True, True, True), config)
+    outputs = render_fields(frame, result, OutputSelection(*[True] * len(OUTPUT_NAMES)), config,
+                            message)
     assert set(outputs) == set(OUTPUT_NAMES)
     assert outputs["overlay"].encoding == ("bgr8" if bgr_ordered else "rgb8")
+    assert outputs["anonymized"].encoding == ("bgr8" if bgr_ordered else "rgb8")
     header = ros_header(5, 6, "cam")
     messages = output_messages(types["sensor_msgs/msg/Image"], header, outputs)
     expected_overlay = render_overlay(rgb, result, "parts", 0.5)
@@ -144,7 +148,7 @@ def test_overlay_goes_out_in_the_inputs_channel_order(bgr_ordered):
 def test_outputs_the_result_lacks_are_left_out():
     result = dataclasses.replace(synthetic_result(), part_labels=None, instances=None)
     frame = decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8)))
-    outputs = render_fields(frame, result, OutputSelection(True, True, True, False), live())
+    outputs = render_fields(frame, result, OutputSelection(True, True, True, False, False), live())
     assert set(outputs) == {"mask"}
 
 
@@ -152,7 +156,8 @@ def test_output_messages_carry_the_input_header_and_wrap_data():
     types = ros2_types()
     header = ros_header(1234, 5678, "camera_optical")
     outputs = render_fields(decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8))), synthetic_result(),
-                             OutputSelection(True, False, False, True), live(overlay_mode="mask"))
+                             OutputSelection(True, False, False, True, False),
+                             live(overlay_mode="mask"))
     wrapped = []
     messages = output_messages(types["sensor_msgs/msg/Image"], header, outputs,
                                wrap_data=lambda data: wrapped.append(len(data)) or data)
@@ -193,10 +198,11 @@ def test_every_encoding_gives_all_outputs_at_input_size_with_input_header(engine
     rgb = cv2.resize(reference_input(ONE_PERSON), (320, 240), interpolation=cv2.INTER_AREA)
     reference = engine.segment(rgb, live().settings)
     recording = RecordingEngine(engine)
-    selection = OutputSelection(mask=True, part_labels=True, instances=False, overlay=True)
+    selection = OutputSelection(mask=True, part_labels=True, instances=False, overlay=True,
+                                anonymized=False)
     for name, message in input_messages(rgb).items():
         frame = decode_compressed(message) if name == "png" else decode_image(message)
-        _, outputs = segment_fields(recording, frame, selection, live())
+        _, outputs = segment_fields(recording, frame, selection, live(), message)
         messages = output_messages(types["sensor_msgs/msg/Image"], message.header, outputs)
         assert set(messages) == {"mask", "part_labels", "overlay"}, name
         for output in messages.values():
@@ -233,3 +239,30 @@ def test_instances_are_published_when_subscribed_and_enabled(engine):
     instances = np.asarray(outputs["instances"].data).reshape(rgb.shape[:2])
     np.testing.assert_array_equal(instances, result.instances)
     assert instances.max() >= 1 and not instances[result.person_mask == 0].any()
+
+
+@pytest.mark.parametrize("target,mode,part_labels", [
+    ("persons", "mask", False), ("faces", "mask", True), ("left_hand", "mask", True),
+    ("persons", "blur_parts", True), ("persons", "pixelate", True), ("persons", "bokeh", False),
+])
+def test_part_labels_are_computed_for_part_targets_and_part_effects(target, mode, part_labels):
+    selection = OutputSelection.of(("overlay", "anonymized"))
+    config = live(overlay_mode=mode, **{"anonymize.target": target})
+    assert engine_request(selection, config).part_labels is part_labels
+    assert not engine_request(OutputSelection.of(("mask",)), config).part_labels
+
+
+def test_a_frame_without_persons_passes_unchanged_through_the_anonymized_output():
+    types = ros2_types()
+    rgb = np.random.default_rng(4).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    message = _rgb8_message(rgb)
+    result = SegmentationResult(person_mask=np.zeros((6, 8), np.uint8))
+    outputs = render_fields(decode_image(message), result, OutputSelection.of(("anonymized",)),
+                            live(), message)
+    published = output_messages(types["sensor_msgs/msg/Image"], message.header, outputs)
+    np.testing.assert_array_equal(published["anonymized"].data, message.data)
+    covered = render_fields(decode_image(message), synthetic_result(),
+                            OutputSelection.of(("anonymized",)),
+                            live(**{"anonymize.method": "fill", "anonymize.margin": 0}), message)
+    pixels = np.asarray(covered["anonymized"].data).reshape(6, 8, 3)
+    assert (pixels[synthetic_result().person_mask > 0] == 0).all()

@@ -6,6 +6,7 @@ import re
 import pytest
 from conftest import PYTHON_TYPES, live_defaults, parameter_defaults
 
+from bodypix_ros.anonymize import AnonymizeSettings
 from bodypix_ros.errors import ParameterError, SettingsError
 from bodypix_ros.model.names import DEFAULT_MODEL
 from bodypix_ros.parts import PART_NAMES
@@ -25,10 +26,14 @@ from bodypix_ros.settings import MAX_DETECTIONS_RANGE, REFINE_STEPS_RANGE, Segme
 ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "multi_person.enabled",
               "multi_person.max_detections", "multi_person.score_threshold", "multi_person.nms_radius",
               "multi_person.min_keypoint_score", "multi_person.refine_steps", "overlay_mode",
-              "overlay_alpha", "max_rate"}
+              "overlay_alpha", "max_rate",
+              # issue 14
+              "anonymize.target", "anonymize.method", "anonymize.strength", "anonymize.margin",
+              "anonymize.fail_closed"}
 ISSUE_STARTUP = {"model", "model_base_url", "model_cache_dir", "backend", "input_topic", "mask_topic",
                  "part_labels_topic", "instances_topic", "overlay_topic", "input_transport",
-                 "max_input_pixels", "qos_reliability", "qos_depth"}
+                 "max_input_pixels", "qos_reliability", "qos_depth",
+                 "anonymized_topic"}
 
 
 def test_table_has_exactly_the_issues_parameters_split_into_live_and_startup():
@@ -50,10 +55,12 @@ def test_defaults_are_the_engines_defaults():
     config = live_config(parameter_defaults())
     assert config.settings == SegmentationSettings()
     assert config.overlay_mode == OVERLAY_MODES[0] and config.max_rate == 0.0
+    assert config.anonymize == AnonymizeSettings() and config.fail_closed is False
     startup = startup_config(parameter_defaults())
     assert startup.model == DEFAULT_MODEL
     assert startup.output_topics == {"mask": "~/mask", "part_labels": "~/part_labels",
-                                     "instances": "~/instances", "overlay": "~/overlay"}
+                                     "instances": "~/instances", "overlay": "~/overlay",
+                                     "anonymized": "~/anonymized"}
     assert (startup.input_topic, startup.input_transport, startup.subscribed_topic) == ("image", "raw", "image")
     assert (startup.qos_reliability, startup.qos_depth) == ("best_effort", 1)
     assert startup.model_base_url is None and startup.model_cache_dir is None
@@ -97,6 +104,12 @@ def test_range_ends_are_accepted_and_values_past_them_refused(spec):
     ("multi_person.nms_radius", -3.0, "nms_radius"),
     ("overlay_alpha", -0.1, "outside"),
     ("max_rate", -1.0, "outside"),
+    ("anonymize.target", "elbows", "unknown part name"),
+    ("anonymize.target", "", "empty"),
+    ("anonymize.target", 3, "string"),
+    ("anonymize.method", "smudge", "not one of"),
+    ("anonymize.margin", 2.5, "integer"),
+    ("anonymize.fail_closed", "yes", "true or false"),
 ])
 def test_invalid_live_values_are_refused_with_a_reason(name, value, reason):
     current = live_defaults()
@@ -115,6 +128,11 @@ def test_a_valid_change_gives_the_next_frames_config():
     assert config.settings.multi_person.refine_steps == 5
     assert config.overlay_mode == "persons" and config.max_rate == 2.0
     assert config.settings.internal_resolution == SegmentationSettings().internal_resolution
+    config = updated_live_config(live_defaults(), {"anonymize.target": "right_hand, left_hand",
+                                                   "anonymize.method": "pixelate",
+                                                   "anonymize.strength": 24.0,
+                                                   "anonymize.margin": 0})
+    assert config.anonymize == AnonymizeSettings("left_hand,right_hand", "pixelate", 24.0, 0)
 
 
 def test_parameters_outside_the_table_are_left_to_others():
@@ -149,6 +167,7 @@ def test_internal_resolution_accepts_names_and_numbers(value, fraction):
 
 def test_empty_output_topics_disable_outputs_and_paths_are_kept():
     values = {**parameter_defaults(), "instances_topic": "", "overlay_topic": "  ",
+              "anonymized_topic": "",
               "model_base_url": "/srv/models", "model_cache_dir": "~/cache", "input_topic": "/cam/image"}
     startup = startup_config(values)
     assert set(startup.output_topics) == {"mask", "part_labels"}

@@ -38,6 +38,7 @@ from bodypix_ros.ros.outputs import output_messages  # noqa: E402
 from bodypix_ros.ros.params import live_config  # noqa: E402
 
 OUTPUTS = ("mask", "part_labels", "instances", "overlay")
+"""The outputs whose content every frame has (the anonymized output is tested apart)."""
 WAIT_S = 120.0
 """Upper bound of every wait for a condition (model warm-up on a slow CI machine included)."""
 RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -186,6 +187,8 @@ def test_a_live_parameter_applies_to_the_next_frame(context, counting_engine, fr
     ("part_filter", ["left_face", "tail"], "unknown part name"),
     ("multi_person.refine_steps", 50, "refine_steps"),
     ("model", "mobilenet_float_050_stride16", "read-only"),
+    ("anonymize.target", "wings", "unknown part name"),
+    ("anonymize.method", "smudge", "not one of"),
 ])
 def test_an_invalid_value_is_refused_with_a_reason_and_the_old_value_stays(
         context, counting_engine, harnesses, name, value, reason):
@@ -235,6 +238,52 @@ def test_a_failing_frame_is_reported_and_the_worker_goes_on(context, counting_en
     harness.input.publish(image_message(frame_rgb, sec=2))
     assert harness.spin_until(lambda: harness.received["mask"])
     assert [message.header.stamp.sec for message in harness.received["mask"]] == [2]
+
+
+def test_the_anonymized_output_carries_the_input_header_and_covers_the_person(
+        context, counting_engine, frame_rgb, harnesses):
+    harness = Harness(context, counting_engine, outputs=("anonymized",),
+                      **{"anonymize.method": "fill", "anonymize.margin": 3})
+    harnesses.append(harness)
+    harness.input.publish(image_message(frame_rgb))
+    assert harness.spin_until(lambda: harness.received["anonymized"])
+    output = harness.received["anonymized"][0]
+    assert (output.header.stamp.sec, output.header.stamp.nanosec) == (1700000123, 456789)
+    assert output.header.frame_id == "camera_optical"
+    assert (output.height, output.width, output.encoding) == (*frame_rgb.shape[:2], "bgr8")
+    pixels = np.frombuffer(output.data, np.uint8).reshape(frame_rgb.shape)[:, :, ::-1]
+    person = counting_engine.engine.segment(frame_rgb, harness.node.live.settings).person_mask > 0
+    assert person.any() and (pixels[person] == 0).all()
+    assert (pixels[~person] == frame_rgb[~person]).mean() > 0.5
+
+
+def test_nothing_is_published_on_the_anonymized_output_when_a_frame_fails(
+        context, counting_engine, frame_rgb, harnesses):
+    counting_engine.failures_left = 1
+    harness = Harness(context, counting_engine, outputs=("anonymized", "mask"))
+    harnesses.append(harness)
+    harness.input.publish(image_message(frame_rgb, sec=1))
+    assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).failed == 1)
+    harness.input.publish(image_message(frame_rgb, sec=2))
+    assert harness.spin_until(lambda: harness.received["anonymized"] and harness.received["mask"])
+    assert [m.header.stamp.sec for m in harness.received["anonymized"]] == [2]
+
+
+def test_fail_closed_stops_the_anonymized_output_until_set_again(
+        context, counting_engine, frame_rgb, harnesses):
+    counting_engine.failures_left = 1
+    harness = Harness(context, counting_engine, outputs=("anonymized", "mask"),
+                      **{"anonymize.fail_closed": True})
+    harnesses.append(harness)
+    harness.input.publish(image_message(frame_rgb, sec=1))
+    assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).failed == 1)
+    harness.input.publish(image_message(frame_rgb, sec=2))
+    assert harness.spin_until(lambda: harness.received["mask"])  # the other outputs go on
+    assert harness.received["anonymized"] == []
+    assert harness.set_parameter("anonymize.fail_closed", True).successful
+    harness.input.publish(image_message(frame_rgb, sec=3))
+    assert harness.spin_until(lambda: harness.received["anonymized"])
+    assert [m.header.stamp.sec for m in harness.received["anonymized"]] == [3]
 
 
 def test_destroy_node_stops_the_worker(context, counting_engine):

@@ -102,3 +102,24 @@ def test_render_overlay_modes_and_fallback():
         render_overlay(frame, result, "sparkles")
     with pytest.raises(ValueError, match="alpha"):
         render_overlay(frame, result, "mask", 1.5)
+
+
+def test_effect_overlay_modes_draw_the_tfjs_effects():
+    from bodypix_ros.effects import blur_parts, bokeh, pixelated_mask
+
+    frame = np.random.default_rng(6).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    mask = np.zeros((40, 50), np.uint8)
+    mask[10:30, 10:40] = 255
+    labels = np.where(mask > 0, 13, 0).astype(np.uint8)
+    labels[10:15, 20:30] = 1
+    result = SegmentationResult(person_mask=mask, part_labels=labels)
+    np.testing.assert_array_equal(render_overlay(frame, result, "bokeh"), bokeh(frame, mask))
+    np.testing.assert_array_equal(render_overlay(frame, result, "blur_parts"),
+                                  blur_parts(frame, labels))
+    np.testing.assert_array_equal(
+        render_overlay(frame, result, "pixelate", 0.4),
+        pixelated_mask(frame, color_parts(labels, background=(255, 255, 255)), opacity=0.4))
+    without_labels = SegmentationResult(person_mask=mask)
+    for mode in ("blur_parts", "pixelate"):  # fall back to the mask colours
+        out = render_overlay(frame, without_labels, mode, 1.0)
+        assert (out[20, 20] == (0, 255, 0)).all() and (out[0, 0] == frame[0, 0]).all()

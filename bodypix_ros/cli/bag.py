@@ -8,7 +8,8 @@ and bag timestamp. Messages that cannot be deserialized, and frames the codec re
 (--max-input-pixels included), are skipped, counted by cause (`ros.rejects`) and warned once
 per cause. The output is written under a temporary name next to OUT_BAG and moved there once
 closed: a run that fails leaves nothing behind, one stopped by Ctrl-C a valid bag of the
-frames done.
+frames done. With --anonymize it writes instead a copy of the whole bag with the image topics
+anonymized (`cli.bag_anonymize`).
 """
 
 import argparse
@@ -24,6 +25,7 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 from bodypix_ros.cli.common import (
     LOGGER,
     ProgressLog,
+    add_anonymize_arguments,
     add_model_arguments,
     add_overlay_arguments,
     add_pixel_budget_argument,
@@ -33,12 +35,17 @@ from bodypix_ros.cli.common import (
     load_engine,
     make_output_dir,
     output_list,
-    overlay_mode_from_args,
+    render_config_from_args,
     settings_from_args,
 )
 from bodypix_ros.errors import CliError, DecodeError, MessageDataError, UsageError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
-from bodypix_ros.ros.image_codec import DecodedFrame, decode_compressed, decode_image
+from bodypix_ros.ros.image_codec import (
+    JPEG_QUALITY,
+    DecodedFrame,
+    decode_compressed,
+    decode_image,
+)
 from bodypix_ros.ros.outputs import output_fields, output_messages
 from bodypix_ros.ros.rejects import MAX_REASON_CHARS, RejectLog, reject_cause, shorten
 
@@ -61,11 +68,16 @@ def add_parser(subparsers) -> None:
                     "as the segment node publishes them, into a new bag on PREFIX/mask (mono8 "
                     "0/255), PREFIX/part_labels (mono8, k+1 = part k), PREFIX/instances (mono8, "
                     "i = person i) and PREFIX/overlay (rgb8, bgr8 for blue-first input), each "
-                    "with its input's header and bag timestamp. Needs rosbags "
-                    "(pip install rosbags: the bag extra); no ROS installation.")
+                    "with its input's header and bag timestamp. With --anonymize: a copy of the "
+                    "whole bag (every topic, message, timestamp and QoS profile) in which the "
+                    "--topic image topics (default: all) carry the anonymized frames in their "
+                    "own encoding. Needs rosbags (pip install rosbags: the bag extra); no ROS "
+                    "installation.")
     parser.add_argument("input_bag", type=Path, metavar="INPUT_BAG",
                         help="rosbag2 folder, or its .db3 or .mcap file")
-    parser.add_argument("--topic", required=True, help="image topic to segment, e.g. /camera/image_raw")
+    parser.add_argument("--topic", action="append", metavar="TOPIC",
+                        help="image topic to segment, e.g. /camera/image_raw; with --anonymize "
+                             "repeatable (default: every image topic)")
     parser.add_argument("--output-bag", required=True, type=Path, metavar="OUT_BAG",
                         help="rosbag2 folder to create (must not exist)")
     add_pixel_budget_argument(parser)
@@ -77,11 +89,15 @@ def add_parser(subparsers) -> None:
                             f"part_labels,overlay, and instances with --multi-person)")
     group.add_argument("--topic-prefix", default=DEFAULT_TOPIC_PREFIX, metavar="PREFIX",
                        help="namespace of the output topics (default: %(default)s)")
-    group.add_argument("--storage", choices=BAG_STORAGES, default=BAG_STORAGES[0],
+    group.add_argument("--storage", choices=BAG_STORAGES,
                        help="storage of the output bag: sqlite3 (Humble's default) or mcap "
-                            "(Jazzy's) (default: %(default)s)")
+                            "(Jazzy's) (default: sqlite3; with --anonymize the input's)")
     add_overlay_arguments(group)
     add_progress_argument(group)
+    add_anonymize_arguments(
+        parser.add_argument_group("privacy"),
+        f"write a copy of the whole bag with the image topics' frames anonymized, in their own "
+        f"encoding (JPEG re-encoded at quality {JPEG_QUALITY}); other topics byte-identical")
     parser.set_defaults(run=run_bag)
 
 
@@ -173,11 +189,38 @@ def staged_bag(rosbag2, path: Path, storage: str) -> Iterator:
 def run_bag(args: argparse.Namespace) -> int:
     """Check options and bags, load the model, segment every image of --topic into --output-bag."""
     settings = settings_from_args(args)
-    config = RenderConfig(settings, overlay_mode_from_args(args, settings), args.overlay_alpha)
+    config = render_config_from_args(args, settings)
+    if args.anonymize:
+        from bodypix_ros.cli.bag_anonymize import run_anonymize_bag
+
+        return run_anonymize_bag(args, config)
+    if not args.topic or len(args.topic) > 1:
+        raise UsageError("give exactly one --topic to segment (several only with --anonymize)")
+    args.topic = args.topic[0]
     selection = output_selection(args.outputs, settings.multi_person.enabled)
     topics = output_topics(args.topic_prefix, selection)
     if args.topic in topics.values():
         raise UsageError(f"output topic {args.topic} is the input topic; choose another --topic-prefix")
+
+    def prepare(reader, typestore, decoders):
+        connections = image_connections(reader, args.topic)
+        engine = load_engine(args)
+        progress = ProgressLog(sum(c.msgcount for c in connections), args.progress_every)
+        return lambda writer: segment_bag_messages(
+            engine, reader.messages(connections), typestore, writer, topics, selection, config,
+            progress, decoders)
+
+    return write_new_bag(args, prepare, args.storage or BAG_STORAGES[0])
+
+
+def write_new_bag(args: argparse.Namespace, prepare, storage: Optional[str]) -> int:
+    """Read --input-bag into a new --output-bag; the shared frame of both bag modes.
+
+    prepare(reader, typestore, decoders) checks the input and returns work(writer) -> (one-line
+    summary, whether Ctrl-C stopped it); decoders: message type -> image_codec decoder with the
+    --max-input-pixels budget; storage None = the input bag's. The output is staged
+    (`staged_bag`): a failed run leaves nothing.
+    """
     if args.output_bag.exists():
         raise CliError(f"output bag {args.output_bag} exists already; "
                        f"remove it or choose another --output-bag")
@@ -186,18 +229,23 @@ def run_bag(args: argparse.Namespace) -> int:
     decoders = {msgtype: functools.partial(decode, max_pixels=args.max_input_pixels)
                 for msgtype, decode in DECODERS.items()}
     try:
-        connections = image_connections(reader, args.topic)
-        engine = load_engine(args)
-        with staged_bag(rosbag2, args.output_bag, args.storage) as writer:
-            summary, interrupted = segment_bag_messages(
-                engine, reader.messages(connections), typestore, writer, topics, selection, config,
-                ProgressLog(sum(c.msgcount for c in connections), args.progress_every), decoders)
+        work = prepare(reader, typestore, decoders)
+        with staged_bag(rosbag2, args.output_bag, storage or storage_of(args.input_bag)) as writer:
+            summary, interrupted = work(writer)
     finally:
         reader.close()
     print(f"{summary}; wrote {args.output_bag}", file=sys.stderr)
     if interrupted:
         raise KeyboardInterrupt
     return 0
+
+
+def storage_of(path: Path) -> str:
+    """The storage of the bag at `path` (folder or file): mcap if it is or holds .mcap files,
+    else sqlite3.
+    """
+    mcap = path.suffix == ".mcap" or (path.is_dir() and any(path.glob("*.mcap")))
+    return "mcap" if mcap else "sqlite3"
 
 
 def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, str],
@@ -224,7 +272,7 @@ def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, 
                 continue
             message, frame = decoded
             images = segment_frame(engine, frame.rgb, selection, config).images
-            outputs = output_fields(images, frame.bgr_ordered)
+            outputs = output_fields(images, frame, message)
             for name, output in output_messages(image_type, message.header, outputs).items():
                 writer.write(output_connections[name], timestamp, typestore.serialize_cdr(output, IMAGE_TYPE))
                 written += 1

@@ -16,9 +16,10 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from bodypix_ros.anonymize import MARGIN_RANGE, METHODS, AnonymizeSettings
 from bodypix_ros.engine import BACKENDS, BodyPixEngine
 from bodypix_ros.errors import CliError, DecodeError, ImageDataError, UsageError
-from bodypix_ros.frame_outputs import OUTPUT_NAMES, FrameOutputs
+from bodypix_ros.frame_outputs import OUTPUT_NAMES, FrameOutputs, RenderConfig
 from bodypix_ros.model.names import BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_MODEL
 from bodypix_ros.parts import KEYPOINT_NAMES
 from bodypix_ros.render import OVERLAY_MODES
@@ -177,10 +178,38 @@ def write_text(path: Path, text: str) -> None:
 def add_overlay_arguments(group) -> None:
     """--overlay-mode and --overlay-alpha on a parser or argument group (see `overlay_mode_from_args`)."""
     group.add_argument("--overlay-mode", choices=OVERLAY_MODES,
-                       help="colour parts, persons (needs --multi-person) or the mask "
+                       help="colour parts, persons (needs --multi-person) or the mask, or a TFJS "
+                            "effect: bokeh, blur_parts (faces), pixelate "
                             "(default: persons with --multi-person, else parts)")
     group.add_argument("--overlay-alpha", type=unit_interval, default=OVERLAY_ALPHA, metavar="A",
                        help="overlay opacity in [0, 1] (default: %(default)s)")
+
+
+def add_anonymize_arguments(group, what: str) -> None:
+    """--anonymize (its help says `what` it does) and the --anonymize-* settings."""
+    defaults = AnonymizeSettings()
+    group.add_argument("--anonymize", action="store_true", help=what)
+    group.add_argument("--anonymize-target", default=defaults.target, metavar="TARGET",
+                       help="persons, faces, or comma-separated part names (default: %(default)s)")
+    group.add_argument("--anonymize-method", choices=METHODS, default=defaults.method,
+                       help="blur (Gaussian), pixelate or fill (black) (default: %(default)s)")
+    group.add_argument("--anonymize-strength", type=positive_float, default=defaults.strength,
+                       metavar="S",
+                       help="blur: sigma in pixels of a 640-px frame, scaled with the frame; "
+                            "pixelate: cell side in pixels (default: %(default)s)")
+    group.add_argument("--anonymize-margin", type=non_negative_int, default=defaults.margin,
+                       metavar="PX",
+                       help=f"pixels the covered region extends beyond the target, up to "
+                            f"{MARGIN_RANGE[1]} (default: %(default)s)")
+
+
+def render_config_from_args(args: argparse.Namespace,
+                            settings: SegmentationSettings) -> RenderConfig:
+    """The RenderConfig of the overlay and anonymize options; SettingsError names a bad one."""
+    anonymize = AnonymizeSettings(args.anonymize_target, args.anonymize_method,
+                                  args.anonymize_strength, args.anonymize_margin)
+    return RenderConfig(settings, overlay_mode_from_args(args, settings), args.overlay_alpha,
+                        anonymize)
 
 
 def overlay_mode_from_args(args: argparse.Namespace, settings: SegmentationSettings) -> str:

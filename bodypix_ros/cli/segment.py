@@ -2,7 +2,8 @@
 
 Per input STEM: STEM.mask.png (L, 0 / 255), STEM.part_labels.png (L, 0 = background,
 k + 1 = part k), STEM.overlay.png (RGB) and, with --multi-person, STEM.instances.png (L,
-0 = background, i = person i) and STEM.persons.json. Images are read with PIL and converted
+0 = background, i = person i) and STEM.persons.json; with --anonymize STEM.anonymized.png
+(the image with persons, faces or parts covered). Images are read with PIL and converted
 to RGB (grayscale is replicated, alpha is dropped, EXIF orientation applied). Without an
 image it segments scikit-image's astronaut picture. An image that cannot be read (or is over
 --max-input-pixels) is reported on one line and skipped; the exit status is then 1.
@@ -17,6 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 from bodypix_ros.cli.common import (
     PROG,
     ProgressLog,
+    add_anonymize_arguments,
     add_model_arguments,
     add_overlay_arguments,
     add_pixel_budget_argument,
@@ -26,17 +28,17 @@ from bodypix_ros.cli.common import (
     load_engine,
     make_output_dir,
     open_image,
-    overlay_mode_from_args,
     read_image,
+    render_config_from_args,
     settings_from_args,
     write_outputs,
 )
 from bodypix_ros.errors import DecodeError, UsageError
-from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
+from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, segment_frame
 
 DEMO_IMAGE_NAME = "astronaut.png"
-WRITTEN_OUTPUTS = OUTPUT_NAMES
-"""Every output is written (instances only with --multi-person)."""
+WRITTEN_OUTPUTS = tuple(name for name in OUTPUT_NAMES if name != "anonymized")
+"""Outputs always written (instances only with --multi-person); --anonymize adds anonymized."""
 
 
 def add_parser(subparsers) -> None:
@@ -45,7 +47,8 @@ def add_parser(subparsers) -> None:
         description="Segment images (files, or every image in a folder) and write per input STEM: "
                     "STEM.mask.png (0/255), STEM.part_labels.png (0 = background, k+1 = part k), "
                     "STEM.overlay.png and, with --multi-person, STEM.instances.png (0 = background, "
-                    "i = person i) and STEM.persons.json. Without IMAGE: scikit-image's astronaut.")
+                    "i = person i) and STEM.persons.json; with --anonymize STEM.anonymized.png. "
+                    "Without IMAGE: scikit-image's astronaut.")
     parser.add_argument("images", nargs="*", metavar="IMAGE|DIR",
                         help="image files or folders of images (grayscale and RGBA become RGB)")
     parser.add_argument("--output-dir", required=True, type=Path, metavar="DIR")
@@ -55,6 +58,8 @@ def add_parser(subparsers) -> None:
     group = parser.add_argument_group("output")
     add_overlay_arguments(group)
     group.add_argument("--timing", action="store_true", help="print per-stage milliseconds per image")
+    add_anonymize_arguments(parser.add_argument_group("privacy"),
+                            "also write STEM.anonymized.png: the image with the target covered")
     parser.set_defaults(run=run_segment)
 
 
@@ -65,8 +70,8 @@ def run_segment(args: argparse.Namespace) -> int:
     written).
     """
     settings = settings_from_args(args)
-    config = RenderConfig(settings, overlay_mode_from_args(args, settings), args.overlay_alpha)
-    selection = OutputSelection.of(WRITTEN_OUTPUTS)
+    config = render_config_from_args(args, settings)
+    selection = OutputSelection.of(WRITTEN_OUTPUTS + (("anonymized",) if args.anonymize else ()))
     paths = find_images(args.images)
     _check_distinct_stems(paths)
     readable = [path for path in paths if _readable(path, args.max_input_pixels)]

@@ -1,10 +1,10 @@
 """`bodypix-ros video`: the engine on a video file.
 
-Reads frames with OpenCV and writes STEM.overlay.mp4 (or .avi with MJPG) at the input's
-frame rate divided by --every, and with --frames the PNGs of `segment` per frame
-(STEM.NNNNNN.mask.png ..., NNNNNN = source frame index from 0). A video whose frames exceed
---max-input-pixels is refused before decoding; frames OpenCV cannot read are skipped (the
-first reported), the rest segmented, and the exit status is then 1.
+Reads frames with OpenCV and writes STEM.overlay.mp4 (or .avi with MJPG; STEM.anonymized.mp4
+with --anonymize) at the input's frame rate divided by --every, and with --frames the PNGs of
+`segment` per frame (STEM.NNNNNN.mask.png ..., NNNNNN = source frame index from 0). A video whose
+frames exceed --max-input-pixels is refused before decoding; frames OpenCV cannot read are
+skipped (the first reported), the rest segmented, and the exit status is then 1.
 """
 
 import argparse
@@ -18,6 +18,7 @@ import numpy as np
 from bodypix_ros.cli.common import (
     PROG,
     ProgressLog,
+    add_anonymize_arguments,
     add_model_arguments,
     add_overlay_arguments,
     add_pixel_budget_argument,
@@ -25,13 +26,13 @@ from bodypix_ros.cli.common import (
     add_settings_arguments,
     load_engine,
     make_output_dir,
-    overlay_mode_from_args,
     positive_int,
+    render_config_from_args,
     settings_from_args,
     write_outputs,
 )
 from bodypix_ros.errors import CliError, UsageError
-from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
+from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, segment_frame
 from bodypix_ros.ros.image_codec import check_pixel_budget, swap_red_blue
 
 VIDEO_CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
@@ -64,6 +65,9 @@ def add_parser(subparsers) -> None:
                        help="also write each segmented frame's mask, parts, overlay (and instances, "
                             "persons.json) like 'bodypix-ros segment'")
     add_progress_argument(group)
+    add_anonymize_arguments(parser.add_argument_group("privacy"),
+                            "write STEM.anonymized.mp4 (the frames with the target covered) "
+                            "instead of the overlay video")
     parser.set_defaults(run=run_video)
 
 
@@ -91,9 +95,12 @@ def video_frames(capture, every: int, max_frames: Optional[int],
 def run_video(args: argparse.Namespace) -> int:
     """Check options and input, load the model, segment the frames and write the overlay video."""
     settings = settings_from_args(args)
-    config = RenderConfig(settings, overlay_mode_from_args(args, settings), args.overlay_alpha)
-    # the overlay goes into the video; --frames also writes every output as PNGs
-    selection = OutputSelection.of(OUTPUT_NAMES if args.frames else ("overlay",))
+    config = render_config_from_args(args, settings)
+    # the overlay (or the anonymized frame) goes into the video; --frames also writes every
+    # output as PNGs
+    video_output = "anonymized" if args.anonymize else "overlay"
+    written = tuple(name for name in OUTPUT_NAMES if name != "anonymized" or args.anonymize)
+    selection = OutputSelection.of(written if args.frames else (video_output,))
     if not args.input_video.is_file():
         raise UsageError(f"no such file: {args.input_video}")
     import cv2
@@ -114,7 +121,7 @@ def run_video(args: argparse.Namespace) -> int:
         make_output_dir(args.output_dir)
         engine = load_engine(args)
         stem = args.input_video.stem
-        video_path = args.output_dir / f"{stem}.overlay{VIDEO_CODECS[args.codec]}"
+        video_path = args.output_dir / f"{stem}.{video_output}{VIDEO_CODECS[args.codec]}"
         output_fps = (fps if fps > 0 else DEFAULT_FPS) / args.every
         progress = ProgressLog(expected, args.progress_every)
         files = unreadable = 0
@@ -130,7 +137,7 @@ def run_video(args: argparse.Namespace) -> int:
             outputs = segment_frame(engine, frame, selection, config)
             if writer is None:
                 writer = open_video_writer(cv2, video_path, args.codec, output_fps, frame.shape[:2])
-            writer.write(swap_red_blue(outputs.images["overlay"]))
+            writer.write(swap_red_blue(outputs.images[video_output]))
             if args.frames:
                 files += len(write_outputs(args.output_dir, f"{stem}.{index:06d}", outputs,
                                            engine.model_name))

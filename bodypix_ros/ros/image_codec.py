@@ -11,6 +11,12 @@ Pixel budget: a frame whose width x height exceeds `max_pixels` is refused with
 ImageTooLargeError before anything is converted; for JPEG and PNG the size (and the PNG
 chunk structure) is read from the headers, so a decompression bomb never reaches OpenCV.
 OpenCV is imported lazily, only for YUV, Bayer and compressed input.
+
+Back (`reencode_image`, `reencode_compressed`, for the anonymized output): a processed frame in
+its input message's own encoding. A raw image keeps its encoding, size, step, endianness and row
+padding, and every pixel the processing left unchanged keeps its original bytes; only changed
+pixels are encoded anew (yuv422 by pixel pairs, which share chroma). A compressed image is
+re-encoded whole in its own codec (JPEG at `JPEG_QUALITY`, or PNG).
 """
 
 import array
@@ -314,3 +320,77 @@ def byte_array(data: np.ndarray) -> array.array:
     out = array.array("B")
     out.frombytes(data)
     return out
+
+
+JPEG_QUALITY = 90
+"""OpenCV JPEG quality (0-100) of re-encoded compressed images."""
+_BAYER_CHANNEL_ORDER = {name: name[len("bayer_"):len("bayer_") + 4] for name in _BAYER_CODES}
+"""Bayer encoding -> colours of its top-left 2x2 cell, row major ('rggb')."""
+
+
+def reencode_image(message, original_rgb: np.ndarray, new_rgb: np.ndarray) -> ImageFields:
+    """`new_rgb` in the encoding of the raw sensor_msgs/Image `message` it was decoded from.
+
+    original_rgb, new_rgb: (H, W, 3) uint8, the message decoded and its processed version.
+    Returns fields with the message's height, width, encoding, is_bigendian and step; the bytes
+    of pixels where new_rgb equals original_rgb are the message's own.
+    """
+    encoding, height, width, step = message.encoding, message.height, message.width, message.step
+    data = np.frombuffer(message.data, dtype=np.uint8)[:step * height].copy()
+    if data.size < step * height:  # the last row may lack its padding
+        data = np.concatenate([data, np.zeros(step * height - data.size, np.uint8)])
+    dtype = np.dtype(np.uint8)
+    if encoding == "mono16":
+        dtype = np.dtype(">u2" if message.is_bigendian else "<u2")
+    pixels = _pixel_view(data, height, width, step, _CHANNELS[encoding], dtype)
+    changed = (new_rgb != original_rgb).any(axis=2)
+    if encoding in _YUV_CODES:
+        changed[:, 0::2] |= changed[:, 1::2]
+        changed[:, 1::2] = changed[:, 0::2]
+    pixels[changed] = _encoded_pixels(encoding, pixels, new_rgb)[changed]
+    return ImageFields(height, width, encoding, message.is_bigendian, step, data)
+
+
+def _encoded_pixels(encoding: str, pixels: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W, C) array in `encoding`.
+
+    pixels: the original (H, W, C) pixels, for the alpha channel and the mono16 scale.
+    """
+    import cv2
+
+    if encoding in ("rgb8", "bgr8"):
+        return rgb if encoding == "rgb8" else rgb[:, :, ::-1]
+    if encoding in ("rgba8", "bgra8"):
+        color = rgb if encoding == "rgba8" else rgb[:, :, ::-1]
+        return np.concatenate([color, pixels[:, :, 3:]], axis=2)
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)[:, :, None]
+    if encoding == "mono8":
+        return gray
+    if encoding == "mono16":  # the decode's stretch, inverted
+        top = max(int(pixels.max(initial=0)), 255)
+        return np.rint(gray.astype(np.float64) * top / 255.0).astype(pixels.dtype)
+    if encoding in _YUV_CODES:
+        code = _YUV_CODES[encoding].replace("YUV2RGB", "RGB2YUV")
+        return cv2.cvtColor(np.ascontiguousarray(rgb), getattr(cv2, code))
+    mosaic = np.empty(rgb.shape[:2] + (1,), np.uint8)
+    channel = {"r": 0, "g": 1, "b": 2}
+    for index, colour in enumerate(_BAYER_CHANNEL_ORDER[encoding]):
+        row, col = divmod(index, 2)
+        mosaic[row::2, col::2, 0] = rgb[row::2, col::2, channel[colour]]
+    return mosaic
+
+
+def reencode_compressed(message, new_rgb: np.ndarray) -> bytes:
+    """`new_rgb` (H, W, 3) uint8 in the codec of the CompressedImage `message` -> `data` bytes.
+
+    PNG stays PNG, anything else becomes JPEG at JPEG_QUALITY; `format` stays as it is.
+    """
+    import cv2
+
+    png = bytes(message.data[:8]) == _PNG_SIGNATURE
+    bgr = cv2.cvtColor(np.ascontiguousarray(new_rgb), cv2.COLOR_RGB2BGR)
+    params = [] if png else [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    ok, encoded = cv2.imencode(".png" if png else ".jpg", bgr, params)
+    if not ok:
+        raise ValueError("OpenCV could not encode the anonymized image")
+    return encoded.tobytes()

@@ -49,6 +49,7 @@ from bodypix_ros.errors import DecodeError, ModelError, ParameterError
 from bodypix_ros.frame_outputs import segment_frame
 from bodypix_ros.ros.image_codec import byte_array, decode_compressed, decode_image
 from bodypix_ros.ros.outputs import (
+    FailClosedLatch,
     multi_person_missing,
     output_fields,
     output_messages,
@@ -108,6 +109,7 @@ class SegmentNode(Node):
         self.stats = NodeStats()
         self._limiter = RateLimiter()
         self._rejects = RejectLog()
+        self._fail_closed = FailClosedLatch()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
@@ -182,11 +184,15 @@ class SegmentNode(Node):
             self._live = updated_live_config(current, {p.name: p.value for p in parameters})
         except ParameterError as error:
             return SetParametersResult(successful=False, reason=str(error))
+        if any(p.name == "anonymize.fail_closed" for p in parameters):
+            self._fail_closed.reset()
         return SetParametersResult(successful=True)
 
     def _on_image(self, message) -> None:
         replaced = self._slot.put(message)
         self.stats.frame_received(time.monotonic(), replaced)
+        if replaced:
+            self._frame_lost("a frame was dropped: the node fell behind")
 
     def _on_incompatible_qos(self, event) -> None:
         policy = qos_policy_name_from_kind(event.last_policy_kind)
@@ -212,6 +218,7 @@ class SegmentNode(Node):
                     return
                 reason = shorten(repr(error), MAX_REASON_CHARS)
                 self.stats.frame_failed(time.monotonic(), reason)
+                self._frame_lost(f"a frame failed: {reason}")
                 self.get_logger().error(f"segmentation failed: {reason}",
                                         throttle_duration_sec=LOG_THROTTLE_S)
 
@@ -221,6 +228,8 @@ class SegmentNode(Node):
         counts = {name: publisher.get_subscription_count()
                   for name, publisher in self.output_publishers.items()}
         selection = select_outputs(counts, live.settings.multi_person.enabled)
+        if not self._fail_closed.allows(live.fail_closed):
+            selection = selection._replace(anonymized=False)
         if multi_person_missing(counts, live):
             self.get_logger().warning(
                 "instances or the persons overlay are wanted but multi_person.enabled is false "
@@ -236,17 +245,28 @@ class SegmentNode(Node):
         except DecodeError as error:
             reason = shorten(str(error), MAX_REASON_CHARS)
             self.stats.frame_rejected(started, reason)
+            self._frame_lost(f"a frame was rejected: {reason}")
             if self._rejects.note(error):
                 self.get_logger().warning(f"dropping frames ({reject_cause(error)}): {reason}")
             return
         images = segment_frame(self.engine, frame.rgb, selection, live).images
-        outputs = output_fields(images, frame.bgr_ordered)
+        outputs = output_fields(images, frame, message)
         for name, output in output_messages(Image, message.header, outputs, byte_array).items():
             self.output_publishers[name].publish(output)
         stamp = message.header.stamp
         end_to_end = stamp_age_ms(self.get_clock().now().nanoseconds, stamp.sec, stamp.nanosec)
         finished = time.monotonic()
         self.stats.frame_processed(finished, (finished - started) * 1000.0, end_to_end)
+
+    def _frame_lost(self, cause: str) -> None:
+        """With anonymize.fail_closed, stop the anonymized output (see FailClosedLatch)."""
+        publisher = self.output_publishers.get("anonymized")
+        if publisher is None or not publisher.get_subscription_count():
+            return
+        if self._fail_closed.frame_lost(self._live.fail_closed, cause):
+            self.get_logger().error(
+                f"anonymized output stopped (anonymize.fail_closed): {cause}. Resume with "
+                f"ros2 param set {self.get_fully_qualified_name()} anonymize.fail_closed true")
 
     def _publish_diagnostics(self) -> None:
         subscribed = any(publisher.get_subscription_count() for publisher in self.output_publishers.values())

@@ -7,8 +7,19 @@ from typing import Callable, Dict, Mapping
 
 import numpy as np
 
-from bodypix_ros.frame_outputs import MONO_OUTPUTS, OUTPUT_NAMES, OutputSelection
-from bodypix_ros.ros.image_codec import ImageFields, color_fields, mono8_fields
+from bodypix_ros.frame_outputs import (
+    MONO_OUTPUTS,
+    OUTPUT_NAMES,
+    SOURCE_ENCODED_OUTPUTS,
+    OutputSelection,
+)
+from bodypix_ros.ros.image_codec import (
+    DecodedFrame,
+    ImageFields,
+    color_fields,
+    mono8_fields,
+    reencode_image,
+)
 from bodypix_ros.ros.params import LiveConfig
 
 
@@ -30,12 +41,21 @@ def multi_person_missing(subscriber_counts: Mapping[str, int], live: LiveConfig)
     return wanted and not live.settings.multi_person.enabled
 
 
-def output_fields(images: Mapping[str, np.ndarray], bgr_ordered: bool) -> Dict[str, ImageFields]:
-    """Output name -> image fields: mono8 label images; rgb8 colour images, bgr8 when the
-    input frame was blue-first (`bgr_ordered`)."""
-    return {name: mono8_fields(image) if name in MONO_OUTPUTS
-            else color_fields(image, bgr_ordered)
-            for name, image in images.items()}
+def output_fields(images: Mapping[str, np.ndarray], frame: DecodedFrame,
+                  message) -> Dict[str, ImageFields]:
+    """Output name -> image fields of the outputs of `frame`, decoded from `message`.
+
+    mono8 label images; rgb8 colour images, bgr8 when the input frame was blue-first; the
+    anonymized frame in the encoding of a raw input `message` (rgb8/bgr8 for a compressed one).
+    """
+    def fields(name: str, image: np.ndarray) -> ImageFields:
+        if name in MONO_OUTPUTS:
+            return mono8_fields(image)
+        if name in SOURCE_ENCODED_OUTPUTS and hasattr(message, "encoding"):
+            return reencode_image(message, frame.rgb, image)
+        return color_fields(image, frame.bgr_ordered)
+
+    return {name: fields(name, image) for name, image in images.items()}
 
 
 def output_messages(image_type: Callable, header, outputs: Mapping[str, ImageFields],
@@ -48,3 +68,29 @@ def output_messages(image_type: Callable, header, outputs: Mapping[str, ImageFie
     return {name: image_type(header=header,
                              **fields._replace(data=wrap_data(fields.data))._asdict())
             for name, fields in outputs.items()}
+
+
+class FailClosedLatch:
+    """anonymize.fail_closed: once a frame is lost, the anonymized output stops until reset.
+
+    A lost frame is one that failed (decode or segmentation) or was dropped because the node
+    fell behind. Only counts while `enabled` (the parameter's value) is true.
+    """
+
+    def __init__(self):
+        self.cause = None
+
+    def frame_lost(self, enabled: bool, cause: str) -> bool:
+        """Note a lost frame; True when this closes the latch (log it once)."""
+        if enabled and self.cause is None:
+            self.cause = cause
+            return True
+        return False
+
+    def allows(self, enabled: bool) -> bool:
+        """Whether the anonymized output may be published."""
+        return not enabled or self.cause is None
+
+    def reset(self) -> None:
+        """Open again (the parameter was set)."""
+        self.cause = None

@@ -11,6 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from bodypix_ros.anonymize import (
+    MARGIN_RANGE,
+    METHODS,
+    STRENGTH_RANGE,
+    TARGETS,
+    AnonymizeSettings,
+    check_target,
+)
 from bodypix_ros.engine import BACKENDS
 from bodypix_ros.errors import ParameterError, SettingsError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, RenderConfig
@@ -84,6 +92,16 @@ def parse_part_filter(value) -> Tuple[str, ...]:
         raise ParameterError(f"part_filter: {error}") from None
 
 
+def parse_anonymize_target(value) -> str:
+    """'persons', 'faces' or comma-separated part names -> the normalized target (validated)."""
+    if not isinstance(value, str):
+        raise ParameterError(f"anonymize.target must be a string, not {value!r}")
+    try:
+        return check_target(value)
+    except SettingsError as error:
+        raise ParameterError(f"anonymize.target: {error}") from None
+
+
 def parse_internal_resolution(value):
     """'low|medium|high|full', a number, or a number as a string -> that value (validated)."""
     try:
@@ -94,6 +112,7 @@ def parse_internal_resolution(value):
 
 
 _DEFAULTS = SegmentationSettings()
+_ANONYMIZE = AnonymizeSettings()
 _RESOLUTION_NAMES = ", ".join(INTERNAL_RESOLUTION_NAMES)
 
 PARAMETERS: Tuple[ParameterSpec, ...] = (
@@ -133,11 +152,37 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         "Offset refinement steps of the instance decode.", value_range=REFINE_STEPS_RANGE),
     ParameterSpec(
         "overlay_mode", OVERLAY_MODES[0], "string",
-        "What overlay_topic draws on the image: parts, persons (needs multi_person.enabled) or mask.",
+        "What overlay_topic draws on the image: parts, persons (needs multi_person.enabled) or "
+        "mask colours; or a TFJS effect: bokeh (background blurred), blur_parts (faces blurred), "
+        "pixelate (part colours in 10-px cells).",
         choices=OVERLAY_MODES),
     ParameterSpec(
         "overlay_alpha", 0.7, "double",
-        "Opacity of the overlay colours (0 = image only, 1 = colours only).", value_range=UNIT_RANGE),
+        "Opacity of the overlay colours (0 = image only, 1 = colours only); also of pixelate.",
+        value_range=UNIT_RANGE),
+    ParameterSpec(
+        "anonymize.target", _ANONYMIZE.target, "string",
+        "What anonymized_topic covers: persons (the person mask), faces (left_face, right_face) "
+        "or comma-separated part names.",
+        parse=parse_anonymize_target,
+        doc_values=f"{', '.join(TARGETS)} or part names from bodypix_ros.parts.PART_NAMES"),
+    ParameterSpec(
+        "anonymize.method", _ANONYMIZE.method, "string",
+        "How anonymized_topic covers the target: blur (Gaussian), pixelate (cells of one colour) "
+        "or fill (black).", choices=METHODS),
+    ParameterSpec(
+        "anonymize.strength", _ANONYMIZE.strength, "double",
+        "blur: Gaussian sigma in pixels of a 640-px frame, scaled with the frame's longer side; "
+        "pixelate: cell side in pixels.", value_range=STRENGTH_RANGE),
+    ParameterSpec(
+        "anonymize.margin", _ANONYMIZE.margin, "integer",
+        "Pixels the covered region extends beyond the target (covers mask edges the network "
+        "misses).", value_range=MARGIN_RANGE),
+    ParameterSpec(
+        "anonymize.fail_closed", False, "bool",
+        "Stop publishing anonymized_topic for good once a frame fails or is dropped because the "
+        "node fell behind, so the topic carries every input frame or stops; set the parameter "
+        "again to resume."),
     ParameterSpec(
         "max_rate", 0.0, "double",
         "Most frames segmented per second (Hz); 0 = as fast as frames arrive.",
@@ -187,6 +232,11 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         "(JPEG/PNG sizes are read from their headers), so a small compressed frame cannot make "
         "the node allocate gigabytes.", value_range=MAX_INPUT_PIXELS_RANGE, read_only=True),
     ParameterSpec(
+        "anonymized_topic", "~/anonymized", "string",
+        "The input with anonymize.target covered, in the input's encoding and size (rgb8 or bgr8 "
+        "for compressed input); a frame without persons passes unchanged; empty disables it.",
+        read_only=True),
+    ParameterSpec(
         "qos_reliability", QOS_RELIABILITIES[0], "string",
         "Input subscription reliability: best_effort (REP-2003 sensor data; matches every "
         "publisher) or reliable (only matches reliable publishers).",
@@ -203,13 +253,19 @@ LIVE_NAMES = tuple(spec.name for spec in PARAMETERS if spec.live)
 SETTINGS_NAMES = ("internal_resolution", "segmentation_threshold", "part_filter") + tuple(
     name for name in LIVE_NAMES if name.startswith("multi_person."))
 """Live parameters that are SegmentationSettings fields (`with_changes` keys)."""
+ANONYMIZE_FIELDS = ("target", "method", "strength", "margin")
+"""AnonymizeSettings fields set by the live parameters anonymize.<field>."""
 
 
 @dataclass(frozen=True)
 class LiveConfig(RenderConfig):
-    """What the live parameters mean for the next frame; max_rate in Hz, 0 = unlimited."""
+    """What the live parameters mean for the next frame; max_rate in Hz, 0 = unlimited.
+
+    fail_closed: anonymize.fail_closed.
+    """
 
     max_rate: float
+    fail_closed: bool
 
 
 @dataclass(frozen=True)
@@ -269,7 +325,13 @@ def live_config(values: Mapping[str, Any]) -> LiveConfig:
         settings = SegmentationSettings().with_changes(**{name: checked[name] for name in SETTINGS_NAMES})
     except SettingsError as error:
         raise ParameterError(str(error)) from None
-    return LiveConfig(settings, checked["overlay_mode"], checked["overlay_alpha"], checked["max_rate"])
+    try:
+        anonymize = AnonymizeSettings(
+            **{name: checked[f"anonymize.{name}"] for name in ANONYMIZE_FIELDS})
+    except SettingsError as error:
+        raise ParameterError(str(error)) from None
+    return LiveConfig(settings, checked["overlay_mode"], checked["overlay_alpha"], anonymize,
+                      checked["max_rate"], checked["anonymize.fail_closed"])
 
 
 def updated_live_config(current: Mapping[str, Any], changes: Mapping[str, Any]) -> LiveConfig:
