@@ -7,7 +7,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import REFERENCE, read_png, reference_input, run_cli
+from conftest import ONE_PERSON, REFERENCE, read_png, reference_input, run_cli
 from hostile_inputs import flat_png, jpeg_declaring, png_chunk, png_chunk_length_bomb
 from PIL import Image
 
@@ -207,3 +207,21 @@ def test_number_option_types_refuse_out_of_range_and_non_finite(parse, good, bad
     for text in bad:
         with pytest.raises(argparse.ArgumentTypeError, match="is not"):
             parse(text)
+
+
+def test_segment_anonymize_writes_the_covered_image(capsys, tmp_path, engine):
+    from bodypix_ros.anonymize import AnonymizeSettings, anonymize
+
+    frame = reference_input(ONE_PERSON)
+    Image.fromarray(frame).save(tmp_path / "person.png")
+    out = tmp_path / "out"
+    status, _, stderr = segment(capsys, tmp_path / "person.png", "--output-dir", out,
+                                "--anonymize", "--anonymize-target", "faces",
+                                "--anonymize-method", "pixelate", "--anonymize-margin", "4")
+    assert status == 0, stderr
+    written = read_png(out / "person.anonymized.png")
+    settings = AnonymizeSettings(target="faces", method="pixelate", margin=4)
+    np.testing.assert_array_equal(written, anonymize(frame, engine.segment(frame), settings))
+    assert (written != frame).any() and (written == frame).mean() > 0.8
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"person.{kind}.png" for kind in ("anonymized", "mask", "overlay", "part_labels")]

@@ -141,3 +141,21 @@ def test_a_video_over_the_pixel_budget_is_refused_before_decoding(input_video, c
                                "--max-input-pixels", budget)
     assert status == 1 and len(stderr) == 1 and "exceeds the pixel budget" in stderr[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_anonymize_writes_the_anonymized_video(input_video, engine, capsys, tmp_path):
+    from bodypix_ros.anonymize import AnonymizeSettings, anonymize
+
+    status, stderr = run_video(capsys, input_video, "--output-dir", tmp_path, "--max-frames", "2",
+                               "--codec", "MJPG", "--anonymize", "--anonymize-method", "fill")
+    assert status == 0, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["people.anonymized.avi"]
+    inputs, _ = decoded_frames(input_video)
+    written, _ = decoded_frames(tmp_path / "people.anonymized.avi")
+    assert len(written) == 2
+    for frame, output in zip(inputs, written):
+        expected = anonymize(frame, engine.segment(frame), AnonymizeSettings(method="fill"))
+        covered = (expected != frame).any(axis=2)
+        assert covered.mean() > 0.05
+        assert np.abs(output.astype(int) - expected).mean() < 4  # MJPG is lossy
+        assert output[covered].mean() < 12  # black where persons were
