@@ -109,10 +109,10 @@ def dilate(mask: np.ndarray, margin: int) -> np.ndarray:
     import cv2
 
     if margin == 0 or not mask.any():
-        return np.where(mask > 0, 255, 0).astype(np.uint8)
-    distance = cv2.distanceTransform(np.where(mask > 0, 0, 255).astype(np.uint8), cv2.DIST_L2,
+        return cv2.compare(mask, 0, cv2.CMP_GT)
+    distance = cv2.distanceTransform(cv2.compare(mask, 0, cv2.CMP_EQ), cv2.DIST_L2,
                                      cv2.DIST_MASK_PRECISE)
-    return np.where(distance <= margin, 255, 0).astype(np.uint8)
+    return cv2.compare(distance, float(margin), cv2.CMP_LE)
 
 
 def blur_sigma(frame_size: Tuple[int, int], strength: float) -> float:
@@ -126,19 +126,27 @@ def pixelate(frame: np.ndarray, cell: int) -> np.ndarray:
     Cells are aligned to the top-left corner; the last row/column of cells may be smaller; means
     are rounded to nearest.
     """
+    import cv2
+
     height, width = frame.shape[:2]
-    rows, cols = np.arange(0, height, cell), np.arange(0, width, cell)
-    sums = np.add.reduceat(np.add.reduceat(frame.astype(np.float32), rows, axis=0), cols, axis=1)
-    counts = np.outer(np.diff(np.append(rows, height)), np.diff(np.append(cols, width)))
-    means = np.rint(sums / counts[:, :, None]).astype(np.uint8)
-    return means.repeat(cell, axis=0).repeat(cell, axis=1)[:height, :width]
+    rows = np.append(np.arange(0, height, cell), height)
+    cols = np.append(np.arange(0, width, cell), width)
+    sums = cv2.integral(np.ascontiguousarray(frame), sdepth=cv2.CV_64F)  # (H + 1, W + 1, C)
+    corners = sums[rows][:, cols]
+    cell_sums = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+    counts = np.outer(np.diff(rows), np.diff(cols))[:, :, None]
+    means = np.rint(cell_sums / counts).astype(np.uint8)
+    size = (means.shape[1] * cell, means.shape[0] * cell)
+    return cv2.resize(means, size, interpolation=cv2.INTER_NEAREST)[:height, :width]
 
 
 def _covered_values(frame: np.ndarray, box, settings: AnonymizeSettings) -> np.ndarray:
     """The method's replacement pixels for the (y0, y1, x0, x1) box of the (H, W, 3) frame."""
     y0, y1, x0, x1 = box
     if settings.method == "fill":
-        return np.broadcast_to(np.array(settings.color, np.uint8), (y1 - y0, x1 - x0, 3))
+        filled = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        filled[:] = settings.color
+        return filled
     if settings.method == "pixelate":
         cell = int(round(settings.strength))
         # whole cells around the box, so each cell's mean is that of the frame's cell
@@ -177,6 +185,5 @@ def anonymize(frame: np.ndarray, result, settings: AnonymizeSettings = Anonymize
            max(0, x - margin), min(width, x + w + margin))
     y0, y1, x0, x1 = box
     region = dilate(target[y0:y1, x0:x1], margin)
-    cv2.copyTo(np.ascontiguousarray(_covered_values(out, box, settings)), region,
-               out[y0:y1, x0:x1])  # in place
+    cv2.copyTo(_covered_values(out, box, settings), region, out[y0:y1, x0:x1])  # in place
     return out

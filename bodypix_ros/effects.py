@@ -50,11 +50,12 @@ def parts_mask(part_labels: np.ndarray, part_names: Sequence[str]) -> np.ndarray
 def composite(frame: np.ndarray, other: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Blend: frame * keep + other * (1 - keep), rounded -> (H, W, 3) uint8.
 
-    frame (H, W, 3) uint8, other (H, W, 3) uint8 or float32, keep (H, W) float32 in [0, 1].
+    frame, other (H, W, 3) uint8; keep (H, W) float32 in [0, 1].
     """
-    keep = keep[:, :, None]
-    mixed = other + (frame.astype(np.float32) - other) * keep
-    return np.rint(mixed).astype(np.uint8)
+    import cv2
+
+    return cv2.blendLinear(np.ascontiguousarray(frame), np.ascontiguousarray(other), keep,
+                           1.0 - keep)
 
 
 def _keep_blurred_outside(frame: np.ndarray, keep_mask: np.ndarray, background_blur: float,
@@ -64,8 +65,7 @@ def _keep_blurred_outside(frame: np.ndarray, keep_mask: np.ndarray, background_b
     The seam is softened by blurring the mask by `edge_blur` px (TFJS compositing).
     """
     keep = gaussian_blur(keep_mask.astype(np.float32) / 255.0, edge_blur)
-    blurred = gaussian_blur(frame, background_blur).astype(np.float32)
-    return composite(frame, blurred, keep)
+    return composite(frame, gaussian_blur(frame, background_blur), keep)
 
 
 def bokeh(frame: np.ndarray, person_mask: np.ndarray, background_blur: float = 3.0,

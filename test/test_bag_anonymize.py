@@ -159,7 +159,8 @@ def test_chosen_topics_only_and_undecodable_images_are_dropped_not_copied(
     _, messages_in = read_bag(input_bag)
     _, messages_out = read_bag(output)
     assert messages_out[COMPRESSED_TOPIC] == messages_in[COMPRESSED_TOPIC]
-    assert all(a != b for (_, a), (_, b) in zip(messages_out[RAW_TOPIC], messages_in[RAW_TOPIC]))
+    assert all(a != b for (_, a), (_, b) in zip(messages_out[RAW_TOPIC], messages_in[RAW_TOPIC],
+                                                 strict=True))
 
     broken = tmp_path / "broken"
     with Writer(broken, version=8) as writer:

@@ -62,6 +62,24 @@ def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 8  # bars in several colours, text
 
 
+def test_effects_mode_times_every_method_beside_the_segmentation(tmp_path, capsys):
+    require_shared()
+    report_path = tmp_path / "effects.json"
+    status = main(["bench", "--effects", "--models", DEFAULT_MODEL, "--model-base-url",
+                   str(MODELS), "--image", str(SHARED / bench.SHARED_PHOTO), "--sizes",
+                   "320x240", "--iterations", "2", "--warmup", "0", "--json", str(report_path)])
+    assert status == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith(f"| {DEFAULT_MODEL} | 320x240 |")]
+    methods = [row.split(" | ")[2] for row in rows]
+    assert methods == [f"anonymize {target} {method}" for target in ("persons", "faces")
+                       for method in ("blur", "pixelate", "fill")] + [
+        f"overlay {mode}" for mode in ("parts", "bokeh", "blur_parts", "pixelate")]
+    (row,) = json.loads(report_path.read_text())["results"]
+    assert set(row["effects"]) == {"segment", *methods}
+    assert all(timing["median_ms"] > 0 for timing in row["effects"].values())
+
+
 def test_bad_options_are_usage_errors(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--sizes", "640by480"])

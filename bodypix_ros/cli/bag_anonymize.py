@@ -46,7 +46,8 @@ def run_anonymize_bag(args: argparse.Namespace, config: RenderConfig) -> int:
 
 
 def chosen_connections(reader, topics: Sequence[str]) -> list:
-    """The image connections to anonymize: those of `topics`, or every image connection (None);
+    """The image connections to anonymize: those of `topics`, or every image connection (None).
+
     UsageError when a topic is missing or not images, or the bag has no image topic.
     """
     if topics:
@@ -111,8 +112,10 @@ def copy_anonymized(engine, reader, typestore, writer, chosen_ids, config: Rende
 
 def anonymized_cdr(engine, typestore, msgtype: str, timestamp: int, raw, config: RenderConfig,
                    rejects: RejectLog, decode):
-    """CDR bytes of an Image/CompressedImage message -> those of its anonymized copy (same
-    header, encoding and size), or None when the codec refuses it (counted in `rejects`).
+    """CDR bytes of an Image/CompressedImage message -> those of its anonymized copy.
+
+    The copy keeps header, encoding and size; None when the codec refuses the image (counted in
+    `rejects`).
     """
     decoded = decode_or_skip(typestore, msgtype, timestamp, raw, decode, rejects)
     if decoded is None:

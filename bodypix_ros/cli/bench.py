@@ -19,6 +19,9 @@ post-network is end-to-end minus the network stage (ours) or get_mask + get_colo
 (tf-bodypix); non-network / network is our end-to-end minus the network alone, per millisecond
 of the network alone. It measures; it never asserts a time.
 
+With --effects it times instead what each privacy method and TFJS effect adds to a frame
+(`cli.bench_effects`), against the segmentation as baseline; tf-bodypix is not needed.
+
 Image: --image, else the five-people photo of the shared test data
 ($BODYPIX_SHARED_DIR or ../shared from the current directory), else scikit-image's astronaut.
 """
@@ -424,6 +427,9 @@ def add_parser(subparsers) -> None:
                              "each block (default: %(default)s)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
     parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG bar chart of the stage medians")
+    parser.add_argument("--effects", action="store_true",
+                        help="time the anonymize methods and overlay effects against the "
+                             "segmentation instead (no tf-bodypix)")
     add_settings_arguments(parser)
     parser.set_defaults(run=run_bench)
 
@@ -433,6 +439,8 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     models = models_to_bench(args.models, args.model_base_url)
     image_name, photo = bench_photo(args.image)
+    if args.effects:
+        return run_effects_bench(args, settings, models, image_name, photo)
     rows = run_benchmark(models, args.sizes, photo, settings, args.iterations, args.warmup,
                          args.model_base_url, args.model_cache_dir, args.backend, _progress)
     report = {"image": image_name, "iterations": args.iterations, "warmup": args.warmup,
@@ -448,6 +456,33 @@ def run_bench(args: argparse.Namespace) -> int:
             draw_chart(rows, chart_title(report), args.plot)
         except OSError as error:
             raise CliError(f"cannot write {args.plot}: {error}") from None
+    return 0
+
+
+def run_effects_bench(args: argparse.Namespace, settings, models: Sequence[str], image_name: str,
+                      photo: np.ndarray) -> int:
+    """`bench --effects`: every model and size -> the table of cli.bench_effects (and --json)."""
+    from bodypix_ros.cli.bench_effects import bench_effects_frame, format_effects_table
+    from bodypix_ros.engine import BodyPixEngine
+
+    if args.plot:
+        raise UsageError("--plot draws the main bench only; drop it with --effects")
+    rows = []
+    for model in models:
+        engine = BodyPixEngine.load(model, base_url=args.model_base_url,
+                                    cache_dir=args.model_cache_dir, backend=args.backend)
+        for width, height in args.sizes:
+            _progress(f"{engine.model_name} {width}x{height}: effects, {args.warmup} warm-up + "
+                      f"{args.iterations} iterations")
+            timings = bench_effects_frame(engine, resize_frame(photo, (width, height)), settings,
+                                          args.iterations, args.warmup, summarize, BLOCK)
+            rows.append({"model": engine.model_name, "frame_size": f"{width}x{height}",
+                         "effects": timings})
+    print(format_effects_table(rows))
+    if args.json:
+        report = {"image": image_name, "iterations": args.iterations, "warmup": args.warmup,
+                  "backend": args.backend, "environment": environment(), "results": rows}
+        write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
 
