@@ -17,7 +17,10 @@ MASK_COLOR = np.array([(0, 255, 0)], dtype=np.uint8)
 
 
 def label_palette(palette: np.ndarray) -> np.ndarray:
-    """(K, 3) palette -> (256, 3) uint8 table: label k >= 1 takes row (k - 1) % K; callers set row 0."""
+    """(K, 3) palette -> (256, 3) uint8 table: label k >= 1 takes row (k - 1) % K.
+
+    Callers set row 0.
+    """
     palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     return palette[(np.arange(256) - 1) % len(palette)]
 
@@ -30,7 +33,8 @@ def color_labels(labels: np.ndarray, palette: np.ndarray,
     return table.take(labels, axis=0)
 
 
-def overlay_labels(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float) -> np.ndarray:
+def overlay_labels(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray,
+                   alpha: float) -> np.ndarray:
     """Blend each labelled pixel's colour onto the frame: frame * (1 - alpha) + colour * alpha.
 
     frame: (H, W, 3) uint8, any strides; labels: (H, W) uint8, 0 keeps the frame pixel exactly;
@@ -74,7 +78,7 @@ def render_overlay(frame: np.ndarray, result, mode: str = "parts",
         if mode == "blur_parts":
             return blur_parts(frame, result.part_labels)
         if mode == "pixelate":
-            colors = color_parts(result.part_labels, background=(255, 255, 255))
+            colors = color_labels(result.part_labels, RAINBOW_PART_COLORS, (255, 255, 255))
             return pixelated_mask(frame, colors, opacity=alpha)
     if mode == "persons" and result.instances is not None:
         return overlay_labels(frame, result.instances, PERSON_COLORS, alpha)

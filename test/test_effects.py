@@ -11,8 +11,8 @@ from conftest import REFERENCE, SHARED, read_png, require_shared
 from test_anonymize import disc_dilation
 
 from bodypix_ros.effects import blur_parts, bokeh, draw_mask, gaussian_blur, pixelated_mask
-from bodypix_ros.parts import PART_NAMES
-from bodypix_ros.render import color_parts
+from bodypix_ros.parts import PART_NAMES, RAINBOW_PART_COLORS
+from bodypix_ros.render import color_labels
 
 TFJS_IMAGES = SHARED / "images" / "tfjs-models"
 
@@ -99,7 +99,8 @@ def test_effects_agree_with_the_tfjs_renderings():
         # original decoded (their colours differ from inputs/three_people.png on the faces)
         "blur_body_parts": blur_parts(bokeh_reference, labels),
         "draw_mask": draw_mask(frame, white_on_black, 0.7, 3),
-        "pixelated_mask": pixelated_mask(frame, color_parts(labels, background=(255, 255, 255))),
+        "pixelated_mask": pixelated_mask(
+            frame, color_labels(labels, RAINBOW_PART_COLORS, (255, 255, 255))),
     }
     changed = {"bokeh_effect": mask == 0,
                "blur_body_parts": disc_dilation(np.isin(labels, (1, 2)), 6)}

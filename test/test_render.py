@@ -79,7 +79,8 @@ def test_overlay_accepts_a_non_contiguous_frame_view():
     frame, labels = random_case(4)
     bgr = frame[:, :, ::-1]
     out = overlay_labels(bgr, labels, RAINBOW_PART_COLORS, 0.6)
-    assert np.abs(out.astype(int) - reference_overlay(bgr, labels, RAINBOW_PART_COLORS, 0.6)).max() <= 1
+    expected = reference_overlay(bgr, labels, RAINBOW_PART_COLORS, 0.6)
+    assert np.abs(out.astype(int) - expected).max() <= 1
     assert (out[labels == 0] == bgr[labels == 0]).all()
 
 
@@ -118,7 +119,8 @@ def test_effect_overlay_modes_draw_the_tfjs_effects():
                                   blur_parts(frame, labels))
     np.testing.assert_array_equal(
         render_overlay(frame, result, "pixelate", 0.4),
-        pixelated_mask(frame, color_parts(labels, background=(255, 255, 255)), opacity=0.4))
+        pixelated_mask(frame, color_labels(labels, RAINBOW_PART_COLORS, (255, 255, 255)),
+                       opacity=0.4))
     without_labels = SegmentationResult(person_mask=mask)
     for mode in ("blur_parts", "pixelate"):  # fall back to the mask colours
         out = render_overlay(frame, without_labels, mode, 1.0)

@@ -15,7 +15,7 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-from bodypix_ros.cli.bag import (
+from bodypix_ros.cli.bag_io import (
     COMPRESSED_IMAGE_TYPE,
     DECODERS,
     IMAGE_TYPE,

@@ -475,7 +475,8 @@ def run_effects_bench(args: argparse.Namespace, settings, models: Sequence[str],
             _progress(f"{engine.model_name} {width}x{height}: effects, {args.warmup} warm-up + "
                       f"{args.iterations} iterations")
             timings = bench_effects_frame(engine, resize_frame(photo, (width, height)), settings,
-                                          args.iterations, args.warmup, summarize, BLOCK)
+                                          args.iterations, args.warmup, summarize,
+                                          RUNS_PER_BLOCK)
             rows.append({"model": engine.model_name, "frame_size": f"{width}x{height}",
                          "effects": timings})
     print(format_effects_table(rows))
