@@ -60,7 +60,8 @@ def bag_timestamp(index: int) -> int:
 
 
 class InputBag:
-    """The test bag: messages per topic, and the RGB frame each message should decode to (None: skipped)."""
+    """The test bag: messages per topic, and the RGB frame each message should decode to (None:
+    skipped)."""
 
     def __init__(self, path):
         self.path = path
@@ -76,7 +77,10 @@ class InputBag:
             ],
             COMPRESSED_TOPIC: [
                 (jpeg, cv2.imdecode(jpeg.data, cv2.IMREAD_COLOR)[:, :, ::-1]),
-                (compressed_image(6, "bgr8; png compressed bgr8", ".png", small_photo(3)), small_photo(3)),
+                (
+                    compressed_image(6, "bgr8; png compressed bgr8", ".png", small_photo(3)),
+                    small_photo(3),
+                ),
             ],
         }
         with Writer(path, version=8) as writer:
@@ -88,8 +92,14 @@ class InputBag:
                     writer.write(connection, bag_timestamp(stamp.sec - 1_000),
                                  TYPESTORE.serialize_cdr(message, msgtype))
             chatter = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=TYPESTORE)
-            writer.write(chatter, bag_timestamp(0), TYPESTORE.serialize_cdr(
-                TYPESTORE.types["std_msgs/msg/String"](data="not an image"), "std_msgs/msg/String"))
+            writer.write(
+                chatter,
+                bag_timestamp(0),
+                TYPESTORE.serialize_cdr(
+                    TYPESTORE.types["std_msgs/msg/String"](data="not an image"),
+                    "std_msgs/msg/String",
+                ),
+            )
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +119,9 @@ def read_bag(path):
     with Reader(path) as reader:
         for connection, timestamp, raw in reader.messages():
             message = TYPESTORE.deserialize_cdr(raw, connection.msgtype)
-            topics.setdefault(connection.topic, []).append((timestamp, connection.msgtype, message))
+            topics.setdefault(connection.topic, []).append(
+                (timestamp, connection.msgtype, message)
+            )
     return topics
 
 
@@ -122,7 +134,8 @@ def image_pixels(message) -> np.ndarray:
 
 
 def check_output(output, source, frame):
-    """An output (timestamp, type, message) carries its source message's header, timestamp and size."""
+    """An output (timestamp, type, message) carries its source message's header, timestamp and
+    size."""
     timestamp, msgtype, message = output
     assert msgtype == "sensor_msgs/msg/Image"
     assert timestamp == bag_timestamp(source.header.stamp.sec - 1_000)
@@ -132,16 +145,28 @@ def check_output(output, source, frame):
     return image_pixels(message)
 
 
-def test_raw_images_become_mask_parts_and_overlay_topics(input_bag, engine, capsys, caplog, tmp_path):
+def test_raw_images_become_mask_parts_and_overlay_topics(
+    input_bag, engine, capsys, caplog, tmp_path
+):
     output_bag = tmp_path / "segmented"
     with caplog.at_level(logging.WARNING, logger="bodypix_ros"):
-        status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", output_bag,
-                                 "--progress-every", "1")
+        status, stderr = run_bag(
+            capsys,
+            input_bag.path,
+            "--topic",
+            RAW_TOPIC,
+            "--output-bag",
+            output_bag,
+            "--progress-every",
+            "1",
+        )
 
     assert status == 0, stderr
     topics = read_bag(output_bag)
     assert sorted(topics) == ["/bodypix/mask", "/bodypix/overlay", "/bodypix/part_labels"]
-    segmented = [(message, frame) for message, frame in input_bag.messages[RAW_TOPIC] if frame is not None]
+    segmented = [
+        (message, frame) for message, frame in input_bag.messages[RAW_TOPIC] if frame is not None
+    ]
     assert all(len(outputs) == len(segmented) for outputs in topics.values())
     for position, (source, frame) in enumerate(segmented):
         result = engine.segment(frame, SegmentationSettings())
@@ -152,23 +177,44 @@ def test_raw_images_become_mask_parts_and_overlay_topics(input_bag, engine, caps
         np.testing.assert_array_equal(mask, result.person_mask)
         np.testing.assert_array_equal(parts, result.part_labels)
         blue_first = source.encoding == "bgr8"
-        assert topics["/bodypix/overlay"][position][2].encoding == ("bgr8" if blue_first else "rgb8")
+        assert topics["/bodypix/overlay"][position][2].encoding == (
+            "bgr8" if blue_first else "rgb8"
+        )
         expected_overlay = render_overlay(frame, result, "parts", 0.7)
-        np.testing.assert_array_equal(overlay, expected_overlay[:, :, ::-1] if blue_first else expected_overlay)
+        np.testing.assert_array_equal(
+            overlay, expected_overlay[:, :, ::-1] if blue_first else expected_overlay
+        )
 
-    warnings = [record.getMessage() for record in caplog.records
-                if record.levelno == logging.WARNING and record.name.startswith("bodypix_ros")]
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING and record.name.startswith("bodypix_ros")
+    ]
     assert len(warnings) == 1 and "32FC1" in warnings[0]
     progress = [line for line in stderr if line.startswith("[")]
     assert [line.split()[0] for line in progress] == ["[1/5]", "[2/5]", "[4/5]"]
-    assert "5 frames in, 3 segmented, 2 skipped (encoding '32FC1': 2); 9 images written" in stderr[-1]
+    assert (
+        "5 frames in, 3 segmented, 2 skipped (encoding '32FC1': 2); 9 images written" in stderr[-1]
+    )
 
 
 def test_compressed_images_with_instances_into_mcap(input_bag, engine, capsys, tmp_path):
     output_bag = tmp_path / "segmented"
-    status, stderr = run_bag(capsys, input_bag.path, "--topic", COMPRESSED_TOPIC, "--output-bag", output_bag,
-                             "--multi-person", "--outputs", "instances,overlay", "--topic-prefix", "seg",
-                             "--storage", "mcap")
+    status, stderr = run_bag(
+        capsys,
+        input_bag.path,
+        "--topic",
+        COMPRESSED_TOPIC,
+        "--output-bag",
+        output_bag,
+        "--multi-person",
+        "--outputs",
+        "instances,overlay",
+        "--topic-prefix",
+        "seg",
+        "--storage",
+        "mcap",
+    )
 
     assert status == 0, stderr
     assert list(output_bag.glob("*.mcap"))
@@ -183,7 +229,9 @@ def test_compressed_images_with_instances_into_mcap(input_bag, engine, capsys, t
         np.testing.assert_array_equal(instances, result.instances)
         expected_overlay = render_overlay(frame, result, "persons", 0.7)
         blue_first = source.format.startswith("bgr8")
-        np.testing.assert_array_equal(overlay, expected_overlay[:, :, ::-1] if blue_first else expected_overlay)
+        np.testing.assert_array_equal(
+            overlay, expected_overlay[:, :, ::-1] if blue_first else expected_overlay
+        )
 
 
 def test_interrupt_keeps_a_valid_bag_of_the_frames_done(input_bag, capsys, monkeypatch, tmp_path):
@@ -198,8 +246,16 @@ def test_interrupt_keeps_a_valid_bag_of_the_frames_done(input_bag, capsys, monke
     real_segment_frame = bag.segment_frame
     monkeypatch.setattr(bag, "segment_frame", segment_then_interrupt)
     output_bag = tmp_path / "partial"
-    status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", output_bag,
-                             "--outputs", "mask")
+    status, stderr = run_bag(
+        capsys,
+        input_bag.path,
+        "--topic",
+        RAW_TOPIC,
+        "--output-bag",
+        output_bag,
+        "--outputs",
+        "mask",
+    )
 
     assert status == 130
     assert stderr[-1] == "bodypix-ros: error: interrupted"
@@ -215,7 +271,9 @@ def test_interrupt_keeps_a_valid_bag_of_the_frames_done(input_bag, capsys, monke
     (["--topic", RAW_TOPIC, "--outputs", "mask,depth"], 2, "is not a comma-separated list"),
     (["--topic", "/bodypix/mask"], 2, "is the input topic"),
 ])
-def test_bad_command_lines_fail_with_one_line(input_bag, capsys, tmp_path, arguments, status, message):
+def test_bad_command_lines_fail_with_one_line(
+    input_bag, capsys, tmp_path, arguments, status, message
+):
     output_bag = tmp_path / "never"
     result, stderr = run_bag(capsys, input_bag.path, "--output-bag", output_bag, *arguments)
 
@@ -224,18 +282,28 @@ def test_bad_command_lines_fail_with_one_line(input_bag, capsys, tmp_path, argum
     assert not output_bag.exists()
 
 
-def test_existing_output_missing_input_and_missing_rosbags(input_bag, capsys, monkeypatch, tmp_path):
+def test_existing_output_missing_input_and_missing_rosbags(
+    input_bag, capsys, monkeypatch, tmp_path
+):
     existing = tmp_path / "existing"
     existing.mkdir()
     assert run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", existing) == (
-        1, [f"bodypix-ros: error: output bag {existing} exists already; "
-            f"remove it or choose another --output-bag"])
-    status, stderr = run_bag(capsys, tmp_path / "absent", "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o")
+        1,
+        [
+            f"bodypix-ros: error: output bag {existing} exists already; "
+            f"remove it or choose another --output-bag"
+        ],
+    )
+    status, stderr = run_bag(
+        capsys, tmp_path / "absent", "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o"
+    )
     assert status == 2 and "no such bag" in stderr[0]
 
     for module in ("rosbags", "rosbags.rosbag2", "rosbags.typesys"):  # as if never installed
         monkeypatch.setitem(sys.modules, module, None)
-    status, stderr = run_bag(capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o")
+    status, stderr = run_bag(
+        capsys, input_bag.path, "--topic", RAW_TOPIC, "--output-bag", tmp_path / "o"
+    )
     assert status == 1 and "pip install rosbags" in stderr[0]
 
 

@@ -18,7 +18,8 @@ from bodypix_ros.parts import KEYPOINT_NAMES
 
 
 def segment(capsys, *arguments):
-    """Run `bodypix-ros segment ARGUMENTS` on the shared models -> (status, stdout lines, stderr lines)."""
+    """Run `bodypix-ros segment ARGUMENTS` on the shared models -> (status, stdout lines, stderr
+    lines)."""
     return run_cli(capsys, "segment", *arguments)
 
 
@@ -27,7 +28,8 @@ def error_lines(lines):
 
 
 def check_pngs(out_dir, stem, frame):
-    """The documented encodings of STEM.mask/part_labels/overlay.png; returns the (H, W) person mask."""
+    """The documented encodings of STEM.mask/part_labels/overlay.png; returns the (H, W) person
+    mask."""
     with Image.open(out_dir / f"{stem}.mask.png") as mask_image, \
             Image.open(out_dir / f"{stem}.part_labels.png") as parts_image, \
             Image.open(out_dir / f"{stem}.overlay.png") as overlay_image:
@@ -54,7 +56,9 @@ def test_segment_folder_writes_documented_pngs(capsys, tmp_path):
     inputs.mkdir()
     Image.fromarray(frames[stems[0]]).save(inputs / f"{stems[0]}.png")
     alpha = np.full(frames[stems[1]].shape[:2] + (1,), 128, np.uint8)
-    Image.fromarray(np.concatenate([frames[stems[1]], alpha], axis=-1)).save(inputs / f"{stems[1]}.png")
+    Image.fromarray(np.concatenate([frames[stems[1]], alpha], axis=-1)).save(
+        inputs / f"{stems[1]}.png"
+    )
     gray = np.array(Image.fromarray(frames[stems[0]]).convert("L"))
     Image.fromarray(gray).save(inputs / "gray.png")
     (inputs / "notes.txt").write_text("not an image")
@@ -63,12 +67,15 @@ def test_segment_folder_writes_documented_pngs(capsys, tmp_path):
     status, stdout, stderr = segment(capsys, inputs, "--output-dir", out, "--timing")
 
     assert status == 0, stderr
-    for stem in stems:                       # RGB and RGBA (alpha dropped) see the reference pixels
+    for stem in stems:  # RGB and RGBA (alpha dropped) see the reference pixels
         mask = check_pngs(out, stem, frames[stem])
         assert agreement_with_reference(mask, stem) > 0.97
     check_pngs(out, "gray", np.repeat(gray[..., None], 3, axis=-1))
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{stem}.{kind}.png" for stem in (*stems, "gray") for kind in ("mask", "part_labels", "overlay"))
+        f"{stem}.{kind}.png"
+        for stem in (*stems, "gray")
+        for kind in ("mask", "part_labels", "overlay")
+    )
     progress = [line for line in stderr if line.startswith("[")]
     assert [line.split()[:2] for line in progress] == [
         ["[1/3]", "gray.png"], ["[2/3]", f"{stems[1]}.png"], ["[3/3]", f"{stems[0]}.png"]]
@@ -157,19 +164,25 @@ def test_unknown_model_is_one_line(capsys, tmp_path):
     status, _, stderr = segment(capsys, source, "--output-dir", tmp_path / "out",
                                 "--model", "mobilenet_quant2_075_strid16")
     assert status == 1 and len(stderr) == 1
-    assert stderr[0].startswith("bodypix-ros: error: unknown model") and "did you mean" in stderr[0]
+    assert (
+        stderr[0].startswith("bodypix-ros: error: unknown model") and "did you mean" in stderr[0]
+    )
     assert not any((tmp_path / "out").glob("*.png"))
 
 
-@pytest.mark.parametrize("content, status, message", [(b"\x89PNG\r\n\x1a\n broken", 1, "cannot read image"),
-                                                      (None, 2, "no such file")])
+@pytest.mark.parametrize("content, status, message", [
+    (b"\x89PNG\r\n\x1a\n broken", 1, "cannot read image"), (None, 2, "no such file")])
 def test_unreadable_or_missing_image_is_one_line(capsys, tmp_path, content, status, message):
     image = tmp_path / "photo.png"
     if content is not None:
         image.write_bytes(content)
     result, _, stderr = segment(capsys, image, "--output-dir", tmp_path / "out")
     assert result == status and len(stderr) == 1
-    assert stderr[0].startswith("bodypix-ros: error: ") and message in stderr[0] and "photo.png" in stderr[0]
+    assert (
+        stderr[0].startswith("bodypix-ros: error: ")
+        and message in stderr[0]
+        and "photo.png" in stderr[0]
+    )
 
 
 @pytest.mark.parametrize("options, mentioned", [
@@ -188,11 +201,17 @@ def test_bad_setting_is_one_line_usage_error(capsys, tmp_path, options, mentione
 
 @pytest.mark.parametrize("options", [["--overlay-alpha", "2"], ["--max-detections", "many"], []])
 def test_malformed_options_exit_2_with_one_line(capsys, tmp_path, options):
-    output = [] if not options else ["--output-dir", str(tmp_path)]   # [] omits the required --output-dir
+    output = (
+        [] if not options else ["--output-dir", str(tmp_path)]
+    )  # [] omits the required --output-dir
     with pytest.raises(SystemExit) as caught:
         main(["segment", *output, *options])
     stderr = capsys.readouterr().err.splitlines()
-    assert caught.value.code == 2 and len(stderr) == 1 and stderr[0].startswith("bodypix-ros: error: ")
+    assert (
+        caught.value.code == 2
+        and len(stderr) == 1
+        and stderr[0].startswith("bodypix-ros: error: ")
+    )
 
 
 @pytest.mark.parametrize("parse, good, bad", [

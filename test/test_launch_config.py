@@ -15,7 +15,14 @@ from bodypix_ros.ros.params import PARAMETERS, PARAMETERS_BY_NAME, check_value
 
 CONFIG = REPO / "config" / "bodypix.yaml"
 LAUNCH = REPO / "launch" / "segment.launch.py"
-ISSUE_LAUNCH_ARGUMENTS = {"image", "namespace", "params_file", "model", "use_sim_time", "log_level"}
+ISSUE_LAUNCH_ARGUMENTS = {
+    "image",
+    "namespace",
+    "params_file",
+    "model",
+    "use_sim_time",
+    "log_level",
+}
 
 
 def flatten(parameters: dict, prefix: str = "") -> dict:
@@ -33,7 +40,9 @@ def flatten(parameters: dict, prefix: str = "") -> dict:
 def config_values() -> dict:
     yaml = pytest.importorskip("yaml", reason="PyYAML (python3-yaml) reads the params file")
     document = yaml.safe_load(CONFIG.read_text())
-    assert list(document) == ["/**"], "parameters must apply to the node under any name and namespace"
+    assert list(document) == ["/**"], (
+        "parameters must apply to the node under any name and namespace"
+    )
     return flatten(document["/**"]["ros__parameters"])
 
 
@@ -103,10 +112,14 @@ def test_launch_runs_the_installed_node_with_params_file_and_remapping():
 
 def test_params_file_default_is_the_installed_config():
     source = LAUNCH.read_text()
-    assert re.search(r"FindPackageShare\(\"bodypix_ros\"\),\s*\"config\",\s*\"bodypix\.yaml\"", source)
+    assert re.search(
+        r"FindPackageShare\(\"bodypix_ros\"\),\s*\"config\",\s*\"bodypix\.yaml\"", source
+    )
     for pattern, path in (("config/*.yaml", CONFIG), ("launch/*.launch.py", LAUNCH)):
         assert f'glob("{pattern}")' in (REPO / "setup.py").read_text()
-        assert str(path.relative_to(REPO)) in [str(Path(p)) for p in glob.glob(pattern, root_dir=REPO)]
+        assert str(path.relative_to(REPO)) in [
+            str(Path(p)) for p in glob.glob(pattern, root_dir=REPO)
+        ]
 
 
 def test_model_argument_overrides_only_when_given():

@@ -37,8 +37,9 @@ def live(**changes):
 
 def ros_header(sec=0, nanosec=0, frame_id=""):
     types = ros2_types()
-    return types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
-                                        frame_id=frame_id)
+    return types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
+    )
 
 
 def render_fields(frame, result, selection, config, message=None):
@@ -71,9 +72,12 @@ def test_no_subscriber_means_no_inference():
 
 
 def test_only_subscribed_enabled_outputs_are_selected():
-    selection = select_outputs({"mask": 2, "overlay": 0, "part_labels": 1}, multi_person_enabled=False)
-    assert selection == OutputSelection(mask=True, part_labels=True, instances=False, overlay=False,
-                                        anonymized=False)
+    selection = select_outputs(
+        {"mask": 2, "overlay": 0, "part_labels": 1}, multi_person_enabled=False
+    )
+    assert selection == OutputSelection(
+        mask=True, part_labels=True, instances=False, overlay=False, anonymized=False
+    )
     assert selection.names == ("mask", "part_labels")
 
 
@@ -90,7 +94,9 @@ def test_instances_need_the_multi_person_decode_enabled():
     ({"overlay": 0, "instances": 0}, "persons", False, False),
     ({"instances": 1, "overlay": 1}, "persons", True, False),
 ])
-def test_multi_person_missing_when_its_outputs_are_wanted_but_disabled(counts, mode, enabled, missing):
+def test_multi_person_missing_when_its_outputs_are_wanted_but_disabled(
+    counts, mode, enabled, missing
+):
     config = live(overlay_mode=mode, **{"multi_person.enabled": enabled})
     assert multi_person_missing(counts, config) is missing
 
@@ -155,9 +161,12 @@ def test_outputs_the_result_lacks_are_left_out():
 def test_output_messages_carry_the_input_header_and_wrap_data():
     types = ros2_types()
     header = ros_header(1234, 5678, "camera_optical")
-    outputs = render_fields(decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8))), synthetic_result(),
-                             OutputSelection(True, False, False, True, False),
-                             live(overlay_mode="mask"))
+    outputs = render_fields(
+        decode_image(_rgb8_message(np.zeros((6, 8, 3), np.uint8))),
+        synthetic_result(),
+        OutputSelection(True, False, False, True, False),
+        live(overlay_mode="mask"),
+    )
     wrapped = []
     messages = output_messages(types["sensor_msgs/msg/Image"], header, outputs,
                                wrap_data=lambda data: wrapped.append(len(data)) or data)
@@ -208,7 +217,9 @@ def test_every_encoding_gives_all_outputs_at_input_size_with_input_header(engine
         for output in messages.values():
             assert output.header == message.header, name
             assert (output.height, output.width) == rgb.shape[:2], name
-        assert messages["overlay"].encoding == ("bgr8" if name in ("bgr8", "bgra8", "png") else "rgb8")
+        assert messages["overlay"].encoding == (
+            "bgr8" if name in ("bgr8", "bgra8", "png") else "rgb8"
+        )
         mask = np.asarray(messages["mask"].data).reshape(rgb.shape[:2])
         np.testing.assert_array_equal(mask, reference.person_mask, err_msg=name)
         labels = np.asarray(messages["part_labels"].data).reshape(rgb.shape[:2])
@@ -233,7 +244,9 @@ def test_instances_are_published_when_subscribed_and_enabled(engine):
     recording = RecordingEngine(engine)
     config = live(**{"multi_person.enabled": True}, overlay_mode="persons")
     selection = select_outputs({"instances": 1, "overlay": 1}, multi_person_enabled=True)
-    result, outputs = segment_fields(recording, decode_image(_rgb8_message(rgb)), selection, config)
+    result, outputs = segment_fields(
+        recording, decode_image(_rgb8_message(rgb)), selection, config
+    )
     assert recording.calls == [{"part_labels": False, "instances": True}]
     assert set(outputs) == {"instances", "overlay"}
     instances = np.asarray(outputs["instances"].data).reshape(rgb.shape[:2])

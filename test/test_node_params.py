@@ -23,17 +23,42 @@ from bodypix_ros.ros.params import (
 from bodypix_ros.settings import MAX_DETECTIONS_RANGE, REFINE_STEPS_RANGE, SegmentationSettings
 
 # The split the issue asks for (GitHub issue 4, part 2), and the pixel budget (issue 12).
-ISSUE_LIVE = {"internal_resolution", "segmentation_threshold", "part_filter", "multi_person.enabled",
-              "multi_person.max_detections", "multi_person.score_threshold", "multi_person.nms_radius",
-              "multi_person.min_keypoint_score", "multi_person.refine_steps", "overlay_mode",
-              "overlay_alpha", "max_rate",
-              # issue 14
-              "anonymize.target", "anonymize.method", "anonymize.strength", "anonymize.margin",
-              "anonymize.fail_closed"}
-ISSUE_STARTUP = {"model", "model_base_url", "model_cache_dir", "backend", "input_topic", "mask_topic",
-                 "part_labels_topic", "instances_topic", "overlay_topic", "input_transport",
-                 "max_input_pixels", "qos_reliability", "qos_depth",
-                 "anonymized_topic"}
+ISSUE_LIVE = {
+    "internal_resolution",
+    "segmentation_threshold",
+    "part_filter",
+    "multi_person.enabled",
+    "multi_person.max_detections",
+    "multi_person.score_threshold",
+    "multi_person.nms_radius",
+    "multi_person.min_keypoint_score",
+    "multi_person.refine_steps",
+    "overlay_mode",
+    "overlay_alpha",
+    "max_rate",
+    # issue 14
+    "anonymize.target",
+    "anonymize.method",
+    "anonymize.strength",
+    "anonymize.margin",
+    "anonymize.fail_closed",
+}
+ISSUE_STARTUP = {
+    "model",
+    "model_base_url",
+    "model_cache_dir",
+    "backend",
+    "input_topic",
+    "mask_topic",
+    "part_labels_topic",
+    "instances_topic",
+    "overlay_topic",
+    "input_transport",
+    "max_input_pixels",
+    "qos_reliability",
+    "qos_depth",
+    "anonymized_topic",
+}
 
 
 def test_table_has_exactly_the_issues_parameters_split_into_live_and_startup():
@@ -61,7 +86,11 @@ def test_defaults_are_the_engines_defaults():
     assert startup.output_topics == {"mask": "~/mask", "part_labels": "~/part_labels",
                                      "instances": "~/instances", "overlay": "~/overlay",
                                      "anonymized": "~/anonymized"}
-    assert (startup.input_topic, startup.input_transport, startup.subscribed_topic) == ("image", "raw", "image")
+    assert (startup.input_topic, startup.input_transport, startup.subscribed_topic) == (
+        "image",
+        "raw",
+        "image",
+    )
     assert (startup.qos_reliability, startup.qos_depth) == ("best_effort", 1)
     assert startup.model_base_url is None and startup.model_cache_dir is None
 
@@ -159,21 +188,30 @@ def test_part_filter_accepts_lists_and_strings_in_tfjs_order(value):
                                                 if name in ("left_face", "right_hand"))
 
 
-@pytest.mark.parametrize("value,fraction", [("high", 0.75), ("full", 1.0), (0.6, 0.6), (1, 1.0), ("0.4", 0.4)])
+@pytest.mark.parametrize("value,fraction", [
+    ("high", 0.75), ("full", 1.0), (0.6, 0.6), (1, 1.0), ("0.4", 0.4)])
 def test_internal_resolution_accepts_names_and_numbers(value, fraction):
     config = updated_live_config(live_defaults(), {"internal_resolution": value})
     assert config.settings.resolution_fraction == pytest.approx(fraction)
 
 
 def test_empty_output_topics_disable_outputs_and_paths_are_kept():
-    values = {**parameter_defaults(), "instances_topic": "", "overlay_topic": "  ",
-              "anonymized_topic": "",
-              "model_base_url": "/srv/models", "model_cache_dir": "~/cache", "input_topic": "/cam/image"}
+    values = {
+        **parameter_defaults(),
+        "instances_topic": "",
+        "overlay_topic": "  ",
+        "anonymized_topic": "",
+        "model_base_url": "/srv/models",
+        "model_cache_dir": "~/cache",
+        "input_topic": "/cam/image",
+    }
     startup = startup_config(values)
     assert set(startup.output_topics) == {"mask", "part_labels"}
     assert (startup.model_base_url, startup.model_cache_dir) == ("/srv/models", "~/cache")
     assert startup.input_topic == startup.subscribed_topic == "/cam/image"
-    compressed = startup_config({**values, "input_transport": "compressed", "input_topic": "/cam/image/"})
+    compressed = startup_config(
+        {**values, "input_transport": "compressed", "input_topic": "/cam/image/"}
+    )
     assert compressed.subscribed_topic == "/cam/image/compressed"
 
 

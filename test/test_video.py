@@ -49,8 +49,19 @@ def run_video(capsys, *arguments):
 
 
 def test_every_other_frame_becomes_overlay_video_and_pngs(input_video, engine, capsys, tmp_path):
-    status, stderr = run_video(capsys, input_video, "--output-dir", tmp_path, "--every", "2", "--frames",
-                               "--codec", "MJPG", "--progress-every", "1")
+    status, stderr = run_video(
+        capsys,
+        input_video,
+        "--output-dir",
+        tmp_path,
+        "--every",
+        "2",
+        "--frames",
+        "--codec",
+        "MJPG",
+        "--progress-every",
+        "1",
+    )
 
     assert status == 0, stderr
     inputs, _ = decoded_frames(input_video)
@@ -62,14 +73,22 @@ def test_every_other_frame_becomes_overlay_video_and_pngs(input_video, engine, c
         result = engine.segment(frame, SegmentationSettings())
         person = result.person_mask == 255
         assert 0.05 < person.mean() < 0.95
-        np.testing.assert_array_equal(read_png(tmp_path / f"people.{index:06d}.mask.png"), result.person_mask)
+        np.testing.assert_array_equal(
+            read_png(tmp_path / f"people.{index:06d}.mask.png"), result.person_mask
+        )
         np.testing.assert_array_equal(read_png(tmp_path / f"people.{index:06d}.overlay.png"),
                                       render_overlay(frame, result, "parts", 0.7))
         change = np.abs(overlay_frame.astype(int) - frame).sum(axis=-1)
         assert np.median(change[person]) > 5 * np.median(change[~person]) + 20
     assert sorted(p.name for p in tmp_path.glob("people.0*")) == sorted(
-        f"people.{index:06d}.{kind}.png" for index in (0, 2) for kind in ("mask", "part_labels", "overlay"))
-    assert [line.split()[:3] for line in stderr[:-1]] == [["[1/2]", "frame", "0"], ["[2/2]", "frame", "2"]]
+        f"people.{index:06d}.{kind}.png"
+        for index in (0, 2)
+        for kind in ("mask", "part_labels", "overlay")
+    )
+    assert [line.split()[:3] for line in stderr[:-1]] == [
+        ["[1/2]", "frame", "0"],
+        ["[2/2]", "frame", "2"],
+    ]
     assert stderr[-1].startswith("2 frames segmented (every 2)")
 
 
@@ -79,18 +98,26 @@ def test_max_frames_and_mp4v(input_video, capsys, tmp_path):
 
     assert status == 0, stderr
     overlays, fps = decoded_frames(tmp_path / "people.overlay.mp4")
-    assert len(overlays) == 3 and overlays[0].shape == FRAME_SIZE[::-1] + (3,) and fps == pytest.approx(FPS)
+    assert (
+        len(overlays) == 3
+        and overlays[0].shape == FRAME_SIZE[::-1] + (3,)
+        and fps == pytest.approx(FPS)
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["people.overlay.mp4"]
 
 
 def test_unreadable_inputs(capsys, tmp_path):
     status, stderr = run_video(capsys, tmp_path / "absent.mp4", "--output-dir", tmp_path / "out")
-    assert status == 2 and stderr == [f"bodypix-ros: error: no such file: {tmp_path / 'absent.mp4'}"]
+    assert status == 2 and stderr == [
+        f"bodypix-ros: error: no such file: {tmp_path / 'absent.mp4'}"
+    ]
 
     not_a_video = tmp_path / "notes.mp4"
     not_a_video.write_text("not a video")
     status, stderr = run_video(capsys, not_a_video, "--output-dir", tmp_path / "out")
-    assert status == 1 and stderr[-1].startswith(f"bodypix-ros: error: cannot open video {not_a_video}")
+    assert status == 1 and stderr[-1].startswith(
+        f"bodypix-ros: error: cannot open video {not_a_video}"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -107,8 +134,11 @@ def test_decodes_only_what_the_outputs_need(input_video, capsys, monkeypatch, tm
     assert run_video(capsys, input_video, *common, "--overlay-mode", "mask")[0] == 0
     assert run_video(capsys, input_video, *common, "--overlay-mode", "parts")[0] == 0
     assert run_video(capsys, input_video, *common, "--overlay-mode", "mask", "--frames")[0] == 0
-    assert requests == [{"part_labels": False, "instances": False}, {"part_labels": True, "instances": False},
-                        {"part_labels": True, "instances": True}]
+    assert requests == [
+        {"part_labels": False, "instances": False},
+        {"part_labels": True, "instances": False},
+        {"part_labels": True, "instances": True},
+    ]
 
 
 def test_an_unreadable_frame_is_skipped_and_the_rest_segmented(input_video, capsys, tmp_path):

@@ -51,17 +51,19 @@ DEFAULT_TOPIC_PREFIX = "/bodypix"
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "bag", help="segment the images of a recorded ROS 2 bag into a new bag",
+        "bag",
+        help="segment the images of a recorded ROS 2 bag into a new bag",
         description="Segment the sensor_msgs/msg/Image or CompressedImage (JPEG/PNG) messages of "
-                    "TOPIC in a rosbag2 (sqlite3 or mcap) and write sensor_msgs/msg/Image outputs, "
-                    "as the segment node publishes them, into a new bag on PREFIX/mask (mono8 "
-                    "0/255), PREFIX/part_labels (mono8, k+1 = part k), PREFIX/instances (mono8, "
-                    "i = person i) and PREFIX/overlay (rgb8, bgr8 for blue-first input), each "
-                    "with its input's header and bag timestamp. With --anonymize: a copy of the "
-                    "whole bag (every topic, message, timestamp and QoS profile) in which the "
-                    "--topic image topics (default: all) carry the anonymized frames in their "
-                    "own encoding. Needs rosbags (pip install rosbags: the bag extra); no ROS "
-                    "installation.")
+        "TOPIC in a rosbag2 (sqlite3 or mcap) and write sensor_msgs/msg/Image outputs, "
+        "as the segment node publishes them, into a new bag on PREFIX/mask (mono8 "
+        "0/255), PREFIX/part_labels (mono8, k+1 = part k), PREFIX/instances (mono8, "
+        "i = person i) and PREFIX/overlay (rgb8, bgr8 for blue-first input), each "
+        "with its input's header and bag timestamp. With --anonymize: a copy of the "
+        "whole bag (every topic, message, timestamp and QoS profile) in which the "
+        "--topic image topics (default: all) carry the anonymized frames in their "
+        "own encoding. Needs rosbags (pip install rosbags: the bag extra); no ROS "
+        "installation.",
+    )
     parser.add_argument("input_bag", type=Path, metavar="INPUT_BAG",
                         help="rosbag2 folder, or its .db3 or .mcap file")
     parser.add_argument("--topic", action="append", metavar="TOPIC",
@@ -91,7 +93,9 @@ def add_parser(subparsers) -> None:
 
 
 def output_selection(names: Optional[Sequence[str]], multi_person: bool) -> OutputSelection:
-    """The outputs to write; names None = mask, part_labels, overlay (+ instances with multi_person)."""
+    """The outputs to write; names None = mask, part_labels, overlay (+ instances with
+    multi_person).
+    """
     if names is None:
         names = ("mask", "part_labels", "overlay") + (("instances",) if multi_person else ())
     if "instances" in names and not multi_person:
@@ -117,7 +121,9 @@ def run_bag(args: argparse.Namespace) -> int:
     selection = output_selection(args.outputs, settings.multi_person.enabled)
     topics = output_topics(args.topic_prefix, selection)
     if args.topic in topics.values():
-        raise UsageError(f"output topic {args.topic} is the input topic; choose another --topic-prefix")
+        raise UsageError(
+            f"output topic {args.topic} is the input topic; choose another --topic-prefix"
+        )
 
     def prepare(reader, typestore, decoders):
         connections = image_connections(reader, args.topic)
@@ -156,7 +162,11 @@ def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, 
             images = segment_frame(engine, frame.rgb, selection, config).images
             outputs = output_fields(images, frame, message)
             for name, output in output_messages(image_type, message.header, outputs).items():
-                writer.write(output_connections[name], timestamp, typestore.serialize_cdr(output, IMAGE_TYPE))
+                writer.write(
+                    output_connections[name],
+                    timestamp,
+                    typestore.serialize_cdr(output, IMAGE_TYPE),
+                )
                 written += 1
             stamp = message.header.stamp
             progress.frame_done(frames_in, f"stamp {stamp.sec}.{stamp.nanosec:09d}",
@@ -165,8 +175,10 @@ def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, 
     except KeyboardInterrupt:
         interrupted = True
     reasons = rejects.summary()
-    summary = (f"{frames_in} frames in, {progress.frames} segmented, {rejects.total} skipped"
-               f"{f' ({reasons})' if reasons else ''}; {written} images written; {progress.mean()}")
+    summary = (
+        f"{frames_in} frames in, {progress.frames} segmented, {rejects.total} skipped"
+        f"{f' ({reasons})' if reasons else ''}; {written} images written; {progress.mean()}"
+    )
     return summary, interrupted
 
 

@@ -78,23 +78,28 @@ FrameSize = Tuple[int, int]
 # ---- options -----------------------------------------------------------------------------------
 
 def frame_sizes(text: str) -> List[FrameSize]:
-    """argparse type: '640x480,1280x720' -> [(640, 480), (1280, 720)] as (width, height)."""
+    """Argparse type: '640x480,1280x720' -> [(640, 480), (1280, 720)] as (width, height)."""
     sizes = []
     for item in text.replace(" ", "").split(","):
         width, _, height = item.lower().partition("x")
         if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
-            raise argparse.ArgumentTypeError(f"frame size {item!r} is not WIDTHxHEIGHT, e.g. 640x480")
+            raise argparse.ArgumentTypeError(
+                f"frame size {item!r} is not WIDTHxHEIGHT, e.g. 640x480"
+            )
         sizes.append((int(width), int(height)))
     return sizes
 
 
 def local_model_names(base_url: Optional[str]) -> List[str]:
     """Official model names whose model.json exists in the local folder (or file:// URL) `base_url`
-    (default: $BODYPIX_MODEL_BASE_URL)."""
+    (default: $BODYPIX_MODEL_BASE_URL).
+    """
     folder = Path(local_path(base_url or default_base_url())).expanduser()
     if not folder.is_dir():
-        raise UsageError(f"--models {ALL_LOCAL} needs --model-base-url (or ${BASE_URL_ENV}) to be a local "
-                         f"folder laid out like the official model tree, not {str(folder)!r}")
+        raise UsageError(
+            f"--models {ALL_LOCAL} needs --model-base-url (or ${BASE_URL_ENV}) to be a local "
+            f"folder laid out like the official model tree, not {str(folder)!r}"
+        )
     names = [spec.name for spec in all_model_specs() if (folder / spec.relative_path).is_file()]
     if not names:
         raise UsageError(f"no official model file found under {folder}")
@@ -134,9 +139,12 @@ def resize_frame(photo: np.ndarray, size: FrameSize) -> np.ndarray:
 
 # ---- timing ------------------------------------------------------------------------------------
 
-def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dict[str, float], Optional[int]]:
+def time_ours(
+    engine, frame: np.ndarray, settings, instances: bool
+) -> Tuple[Dict[str, float], Optional[int]]:
     """One run of our pipeline -> ({stage: ms}: the engine's stages, 'overlay', end-to-end;
-    persons found, None without the person decode)."""
+    persons found, None without the person decode).
+    """
     overlay_mode = "persons" if instances else "parts"
     started = time.perf_counter()
     result = engine.segment(frame, settings, part_labels=True, instances=instances)
@@ -151,8 +159,9 @@ def time_ours(engine, frame: np.ndarray, settings, instances: bool) -> Tuple[Dic
 
 
 def time_network(engine, batch: np.ndarray) -> Tuple[Dict[str, float], None]:
-    """One run of the bare network on a (1, H_in, W_in, 3) float32 batch -> ({'network', end-to-end:
-    ms, post-network: 0}; None: no persons)."""
+    """One run of the bare network on a (1, H_in, W_in, 3) float32 batch -> ({'network',
+    end-to-end: ms, post-network: 0}; None: no persons).
+    """
     started = time.perf_counter()
     for values in engine.network(batch).values():
         np.asarray(values)
@@ -162,7 +171,8 @@ def time_network(engine, batch: np.ndarray) -> Tuple[Dict[str, float], None]:
 
 def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[str, float], None]:
     """One run of tf-bodypix's pipeline (mask + coloured parts) -> ({stage: ms}: its three calls,
-    end-to-end, post-network; None: no persons)."""
+    end-to-end, post-network; None: no persons).
+    """
     started = time.perf_counter()
     predicted = wrapper.predict_single(frame)
     predicted_at = time.perf_counter()
@@ -180,11 +190,18 @@ def time_tf_bodypix(wrapper, frame: np.ndarray, threshold: float) -> Tuple[Dict[
 def tf_bodypix_wrapper(tf_bodypix_model, engine, internal_resolution: float):
     """tf-bodypix's BodyPixModelWrapper (tf_bodypix_model: the tf_bodypix.model module) around the
     engine's network run by TensorFlow (same weights, same graph; with the tflite backend, the
-    TensorFlow graph it is converted from)."""
-    architecture = (tf_bodypix_model.ResNet50BodyPixPredictWrapper if engine.architecture == "resnet50"
-                    else tf_bodypix_model.MobileNetBodyPixPredictWrapper)
-    return tf_bodypix_model.BodyPixModelWrapper(architecture(engine.graph_model), output_stride=engine.output_stride,
-                                                internal_resolution=internal_resolution)
+    TensorFlow graph it is converted from).
+    """
+    architecture = (
+        tf_bodypix_model.ResNet50BodyPixPredictWrapper
+        if engine.architecture == "resnet50"
+        else tf_bodypix_model.MobileNetBodyPixPredictWrapper
+    )
+    return tf_bodypix_model.BodyPixModelWrapper(
+        architecture(engine.graph_model),
+        output_stride=engine.output_stride,
+        internal_resolution=internal_resolution,
+    )
 
 
 def summarize(samples: Sequence[float]) -> Dict[str, float]:
@@ -195,15 +212,19 @@ def summarize(samples: Sequence[float]) -> Dict[str, float]:
 
 
 def summarize_pipeline(runs: Sequence[Dict[str, float]], persons: Sequence[Optional[int]]) -> dict:
-    """Per-iteration {stage: ms} and persons found (None: no decode) -> {'stages': {stage: summary},
-    'end_to_end', 'post_network', 'fps'} and 'persons' (median count) if decoded.
-    Stages keep the order the pipeline reported them in.
+    """Per-iteration {stage: ms} and persons found (None: no decode) -> {'stages': {stage:
+    summary}, 'end_to_end', 'post_network', 'fps'} and 'persons' (median count) if decoded. Stages
+    keep the order the pipeline reported them in.
     """
     order = [stage for stage in dict.fromkeys(stage for run in runs for stage in run)
              if stage not in (END_TO_END, POST_NETWORK)]
-    summary = {"stages": {stage: summarize([run[stage] for run in runs if stage in run]) for stage in order},
-               END_TO_END: summarize([run[END_TO_END] for run in runs]),
-               POST_NETWORK: summarize([run[POST_NETWORK] for run in runs])}
+    summary = {
+        "stages": {
+            stage: summarize([run[stage] for run in runs if stage in run]) for stage in order
+        },
+        END_TO_END: summarize([run[END_TO_END] for run in runs]),
+        POST_NETWORK: summarize([run[POST_NETWORK] for run in runs]),
+    }
     summary["fps"] = round(1000.0 / summary[END_TO_END]["median_ms"], 2)
     if None not in persons:
         summary["persons"] = int(np.median(persons))
@@ -218,7 +239,8 @@ SETTLE = 2
 
 def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, warmup: int,
                 multi_person: bool) -> dict:
-    """Alternate the pipelines on one frame in blocks of RUNS_PER_BLOCK timed runs -> one report row (no names).
+    """Alternate the pipelines on one frame in blocks of RUNS_PER_BLOCK timed runs -> one report
+    row (no names).
 
     Alternating blocks spread the machine's noise over every pipeline, like interleaving run by
     run, without timing one pipeline while the previous one's thread pool still spins.
@@ -241,27 +263,45 @@ def bench_frame(engine, wrapper, frame: np.ndarray, settings, iterations: int, w
             for _ in range(SETTLE if warmup else 0):
                 run()
             samples[name].extend(run() for _ in range(block))
-    row = {name: summarize_pipeline([stages for stages, _ in runs], [persons for _, persons in runs])
-           for name, runs in samples.items()}
-    row["ratio"] = ratios(row["ours"], row["tf_bodypix"], row[NETWORK_ALONE][END_TO_END]["median_ms"])
+    row = {
+        name: summarize_pipeline([stages for stages, _ in runs], [persons for _, persons in runs])
+        for name, runs in samples.items()
+    }
+    row["ratio"] = ratios(
+        row["ours"], row["tf_bodypix"], row[NETWORK_ALONE][END_TO_END]["median_ms"]
+    )
     return row
 
 
 def ratios(ours: dict, theirs: dict, network_ms: float) -> Dict[str, float]:
     """From medians: ours/tf-bodypix end-to-end, throughput ours/theirs, and (our end-to-end minus
-    the network alone `network_ms`) / `network_ms`."""
+    the network alone `network_ms`) / `network_ms`.
+    """
     ours_ms, theirs_ms = ours[END_TO_END]["median_ms"], theirs[END_TO_END]["median_ms"]
     return {"end_to_end": round(ours_ms / theirs_ms, 3),
             "throughput": round(theirs_ms / ours_ms, 3),
             "non_network_per_network": round((ours_ms - network_ms) / network_ms, 3)}
 
 
-def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.ndarray, settings,
-                  iterations: int, warmup: int, base_url: Optional[str] = None,
-                  cache_dir: Optional[str] = None, backend: str = "tensorflow", log=print) -> List[dict]:
-    """Every model at every frame size -> report rows (model, frame_size, input_size, pipelines, ratio)."""
+def run_benchmark(
+    models: Sequence[str],
+    sizes: Sequence[FrameSize],
+    photo: np.ndarray,
+    settings,
+    iterations: int,
+    warmup: int,
+    base_url: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    backend: str = "tensorflow",
+    log=print,
+) -> List[dict]:
+    """Every model at every frame size -> report rows (model, frame_size, input_size, pipelines,
+    ratio).
+    """
     tf_bodypix_model = import_optional(  # before loading any model
-        "tf_bodypix.model", "bench compares with tf-bodypix, which is not installed: pip install tf-bodypix")
+        "tf_bodypix.model",
+        "bench compares with tf-bodypix, which is not installed: pip install tf-bodypix",
+    )
     from bodypix_ros.engine import BodyPixEngine
 
     onednn = onednn_enabled()
@@ -270,12 +310,27 @@ def run_benchmark(models: Sequence[str], sizes: Sequence[FrameSize], photo: np.n
         engine = BodyPixEngine.load(model, base_url=base_url, cache_dir=cache_dir, backend=backend)
         wrapper = tf_bodypix_wrapper(tf_bodypix_model, engine, settings.resolution_fraction)
         for width, height in sizes:
-            log(f"{engine.model_name} {width}x{height}: {warmup} warm-up + {iterations} iterations")
+            log(
+                f"{engine.model_name} {width}x{height}: {warmup} warm-up + {iterations} iterations"
+            )
             frame = resize_frame(photo, (width, height))
-            row = {"model": engine.model_name, "frame_size": f"{width}x{height}", "onednn": onednn,
-                   "input_size": list(engine.geometry((height, width), settings).input_size)}
-            row.update(bench_frame(engine, wrapper, frame, settings, iterations, warmup,
-                                   settings.multi_person.enabled))
+            row = {
+                "model": engine.model_name,
+                "frame_size": f"{width}x{height}",
+                "onednn": onednn,
+                "input_size": list(engine.geometry((height, width), settings).input_size),
+            }
+            row.update(
+                bench_frame(
+                    engine,
+                    wrapper,
+                    frame,
+                    settings,
+                    iterations,
+                    warmup,
+                    settings.multi_person.enabled,
+                )
+            )
             rows.append(row)
     return rows
 
@@ -288,15 +343,23 @@ def environment() -> dict:
 
     from bodypix_ros.version import __version__
 
-    return {"bodypix_ros": __version__, "tensorflow": tf.__version__, "tf_bodypix": version("tf-bodypix"),
-            "numpy": np.__version__, "python": platform.python_version(), "machine": platform.machine(),
-            "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+    return {
+        "bodypix_ros": __version__,
+        "tensorflow": tf.__version__,
+        "tf_bodypix": version("tf-bodypix"),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+    }
 
 
 def onednn_enabled() -> bool:
     """Whether TensorFlow in this process runs its oneDNN CPU kernels: TF_ENABLE_ONEDNN_OPTS as
     it was when TensorFlow loaded, else TensorFlow's default (Linux: on for CPUs with AVX512_VNNI,
-    AVX512_BF16, AVX_VNNI or AMX, and Neoverse V1)."""
+    AVX512_BF16, AVX_VNNI or AMX, and Neoverse V1).
+    """
     import tensorflow  # noqa: F401  (loads the runtime that decides)
     from tensorflow.python.util import _pywrap_util_port
 
@@ -345,28 +408,42 @@ def format_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-CHART_LABELS = {"ours": "ours", "tf_bodypix": "tf-bodypix", "ours_multi_person": "ours multi-person"}
+CHART_LABELS = {
+    "ours": "ours",
+    "tf_bodypix": "tf-bodypix",
+    "ours_multi_person": "ours multi-person",
+}
 """Pipeline key of a report row -> its label in the chart, in drawing order."""
 STAGE_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
 def draw_chart(rows: Sequence[dict], title: str, path: Path) -> None:
-    """PNG of horizontal stacked bars: per model and frame, ours and tf-bodypix stage medians (ms)."""
+    """PNG of horizontal stacked bars: per model and frame, ours and tf-bodypix stage medians
+    (ms).
+    """
     from PIL import Image, ImageDraw, ImageFont
 
     try:
         font = ImageFont.load_default(size=13)
     except TypeError:  # Pillow < 10.1: fixed bitmap font
         font = ImageFont.load_default()
-    bars = []  # (label, [(stage, median ms)], end-to-end median ms, throughput ratio or None, first of its row)
+    # (label, [(stage, median ms)], end-to-end median ms, throughput ratio or None, first of row)
+    bars = []
     for row in rows:
         pipelines = [name for name in CHART_LABELS if name in row]
         for pipeline in pipelines:
             label, summary = CHART_LABELS[pipeline], row[pipeline]
             segments = [(stage, value["median_ms"]) for stage, value in summary["stages"].items()]
-            bars.append((f"{row['model']} {row['frame_size']} {label}", segments, summary[END_TO_END]["median_ms"],
-                         row["ratio"]["throughput"] if pipeline == "ours" else None, pipeline == pipelines[0]))
+            bars.append(
+                (
+                    f"{row['model']} {row['frame_size']} {label}",
+                    segments,
+                    summary[END_TO_END]["median_ms"],
+                    row["ratio"]["throughput"] if pipeline == "ours" else None,
+                    pipeline == pipelines[0],
+                )
+            )
     legend = list(dict.fromkeys(stage for _, segments, _, _, _ in bars for stage, _ in segments))
     colors = {stage: STAGE_COLORS[index % len(STAGE_COLORS)] for index, stage in enumerate(legend)}
     bar_height, gap, row_gap, left, right, top = 16, 4, 8, 400, 190, 50
@@ -378,8 +455,12 @@ def draw_chart(rows: Sequence[dict], title: str, path: Path) -> None:
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     draw.text((10, 10), title, fill="black", font=font)
-    draw.text((left, 30), "milliseconds per frame (median of each stage; label: end-to-end median)",
-              fill=(80, 80, 80), font=font)
+    draw.text(
+        (left, 30),
+        "milliseconds per frame (median of each stage; label: end-to-end median)",
+        fill=(80, 80, 80),
+        font=font,
+    )
     y = top
     for index, (label, segments, total, speedup, first_of_row) in enumerate(bars):
         if index and first_of_row:
@@ -390,7 +471,9 @@ def draw_chart(rows: Sequence[dict], title: str, path: Path) -> None:
             end = x + ms * scale
             draw.rectangle([x, y, max(end - 1, x), y + bar_height], fill=colors[stage])
             x = end
-        text = f"{total:.1f} ms" + (f"  ({speedup:.2f}x tf-bodypix)" if speedup is not None else "")
+        text = f"{total:.1f} ms" + (
+            f"  ({speedup:.2f}x tf-bodypix)" if speedup is not None else ""
+        )
         draw.text((x + 6, y + 1), text, fill="black", font=font)
         y += bar_height + gap
     y += 20
@@ -409,24 +492,42 @@ def draw_chart(rows: Sequence[dict], title: str, path: Path) -> None:
 def add_parser(subparsers) -> None:
     """Register `bench`."""
     parser = subparsers.add_parser(
-        "bench", help="time each stage of our pipeline against tf-bodypix's on the same frames",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+        "bench",
+        help="time each stage of our pipeline against tf-bodypix's on the same frames",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     models = add_model_arguments(parser, model_option=False)
-    models.add_argument("--models", default=DEFAULT_MODEL, metavar="NAMES",
-                        help=f"comma-separated model names (or model.json paths/URLs), or {ALL_LOCAL}: every "
-                             f"official model in the local --model-base-url folder (default: %(default)s)")
-    parser.add_argument("--image", type=Path, metavar="PHOTO",
-                        help=f"photo resized to each frame size (default: $BODYPIX_SHARED_DIR or ../shared "
-                             f"/{SHARED_PHOTO}, else scikit-image's astronaut)")
-    parser.add_argument("--sizes", type=frame_sizes, default=frame_sizes(DEFAULT_SIZES), metavar="WxH,...",
-                        help=f"frame sizes (default: {DEFAULT_SIZES})")
+    models.add_argument(
+        "--models",
+        default=DEFAULT_MODEL,
+        metavar="NAMES",
+        help=f"comma-separated model names (or model.json paths/URLs), or {ALL_LOCAL}: every "
+        f"official model in the local --model-base-url folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        metavar="PHOTO",
+        help=f"photo resized to each frame size (default: $BODYPIX_SHARED_DIR or ../shared "
+        f"/{SHARED_PHOTO}, else scikit-image's astronaut)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=frame_sizes,
+        default=frame_sizes(DEFAULT_SIZES),
+        metavar="WxH,...",
+        help=f"frame sizes (default: {DEFAULT_SIZES})",
+    )
     parser.add_argument("--iterations", type=positive_int, default=50, metavar="N",
                         help="timed iterations per model and size (default: %(default)s)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, metavar="N",
                         help="discarded iterations first; 0 also drops the untimed runs before "
                              "each block (default: %(default)s)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the full report as JSON")
-    parser.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG bar chart of the stage medians")
+    parser.add_argument(
+        "--plot", type=Path, metavar="PATH", help="write a PNG bar chart of the stage medians"
+    )
     parser.add_argument("--effects", action="store_true",
                         help="time the anonymize methods and overlay effects against the "
                              "segmentation instead (no tf-bodypix)")
@@ -488,11 +589,16 @@ def run_effects_bench(args: argparse.Namespace, settings, models: Sequence[str],
 
 
 def chart_title(report: dict) -> str:
-    """One line naming what a report measured: versions, backend, machine, resolution, iterations."""
+    """One line naming what a report measured: versions, backend, machine, resolution,
+    iterations.
+    """
     env = report["environment"]
-    return (f"bodypix_ros {env['bodypix_ros']} ({report['backend']} backend) vs tf-bodypix "
-            f"{env['tf_bodypix']}, TensorFlow {env['tensorflow']}, {env['cpu_count']} CPUs ({env['cpu']}), "
-            f"internal resolution {report['internal_resolution']}, {report['iterations']} iterations")
+    return (
+        f"bodypix_ros {env['bodypix_ros']} ({report['backend']} backend) vs tf-bodypix "
+        f"{env['tf_bodypix']}, TensorFlow {env['tensorflow']}, "
+        f"{env['cpu_count']} CPUs ({env['cpu']}), "
+        f"internal resolution {report['internal_resolution']}, {report['iterations']} iterations"
+    )
 
 
 def _progress(message: str) -> None:

@@ -41,12 +41,17 @@ OVERLAY_ALPHA = PARAMETERS_BY_NAME["overlay_alpha"].default
 
 def add_model_arguments(parser: argparse.ArgumentParser, model_option: bool = True):
     """--model (unless `model_option` is False), --model-base-url, --model-cache-dir, --backend
-    (see model.store.resolve_model); returns the argument group."""
+    (see model.store.resolve_model); returns the argument group.
+    """
     group = parser.add_argument_group("model")
     if model_option:
-        group.add_argument("--model", default=DEFAULT_MODEL, metavar="SPEC",
-                           help=f"short model name (e.g. {DEFAULT_MODEL}, resnet50_float_stride16), "
-                                f"a model.json path or an http(s) URL (default: %(default)s)")
+        group.add_argument(
+            "--model",
+            default=DEFAULT_MODEL,
+            metavar="SPEC",
+            help=f"short model name (e.g. {DEFAULT_MODEL}, resnet50_float_stride16), "
+            f"a model.json path or an http(s) URL (default: %(default)s)",
+        )
     group.add_argument("--model-base-url", metavar="URL",
                        help=f"URL or local directory laid out like the official model tree "
                             f"(default: ${BASE_URL_ENV} or the official storage)")
@@ -66,10 +71,18 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--internal-resolution", metavar="R",
                        help=f"low, medium, high, full or a fraction in [0.1, 2.0] "
                             f"(default: {defaults.internal_resolution})")
-    group.add_argument("--segmentation-threshold", type=float, metavar="T",
-                       help=f"person probability threshold (default: {defaults.segmentation_threshold})")
-    group.add_argument("--part-filter", nargs="+", metavar="NAME",
-                       help="keep only these body parts (names of parts.PART_NAMES, e.g. left_face)")
+    group.add_argument(
+        "--segmentation-threshold",
+        type=float,
+        metavar="T",
+        help=f"person probability threshold (default: {defaults.segmentation_threshold})",
+    )
+    group.add_argument(
+        "--part-filter",
+        nargs="+",
+        metavar="NAME",
+        help="keep only these body parts (names of parts.PART_NAMES, e.g. left_face)",
+    )
     group = parser.add_argument_group("multi-person settings")
     group.add_argument("--multi-person", action="store_true", default=None,
                        help="separate persons: write STEM.instances.png and STEM.persons.json")
@@ -77,10 +90,18 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"most persons to return (default: {multi.max_detections})")
     group.add_argument("--score-threshold", type=float, metavar="S",
                        help=f"least pose score of a person (default: {multi.score_threshold})")
-    group.add_argument("--nms-radius", type=float, metavar="R",
-                       help=f"pose non-maximum suppression radius, pixels (default: {multi.nms_radius})")
-    group.add_argument("--min-keypoint-score", type=float, metavar="S",
-                       help=f"least keypoint score used to match pixels (default: {multi.min_keypoint_score})")
+    group.add_argument(
+        "--nms-radius",
+        type=float,
+        metavar="R",
+        help=f"pose non-maximum suppression radius, pixels (default: {multi.nms_radius})",
+    )
+    group.add_argument(
+        "--min-keypoint-score",
+        type=float,
+        metavar="S",
+        help=f"least keypoint score used to match pixels (default: {multi.min_keypoint_score})",
+    )
     group.add_argument("--refine-steps", type=int, metavar="N",
                        help=f"offset refinement steps (default: {multi.refine_steps})")
 
@@ -108,12 +129,18 @@ def settings_from_args(args: argparse.Namespace) -> SegmentationSettings:
 
 def load_engine(args: argparse.Namespace):
     """The BodyPixEngine the model options name (downloads it once if needed)."""
-    return BodyPixEngine.load(args.model, base_url=args.model_base_url, cache_dir=args.model_cache_dir,
-                              backend=args.backend)
+    return BodyPixEngine.load(
+        args.model,
+        base_url=args.model_base_url,
+        cache_dir=args.model_cache_dir,
+        backend=args.backend,
+    )
 
 
 def _number(text: str, convert, accept, what: str):
-    """argparse type body: convert(text) if accept(value), else ArgumentTypeError '... is not WHAT'."""
+    """Argparse type body: convert(text) if accept(value), else ArgumentTypeError '... is not
+    WHAT'.
+    """
     try:
         value = convert(text)
     except ValueError:
@@ -124,32 +151,32 @@ def _number(text: str, convert, accept, what: str):
 
 
 def unit_interval(text: str) -> float:
-    """argparse type: a number in [0, 1]."""
+    """Argparse type: a number in [0, 1]."""
     return _number(text, float, lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]")
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+    """Argparse type: an integer >= 1."""
     return _number(text, int, lambda value: value >= 1, "an integer >= 1")
 
 
 def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
+    """Argparse type: an integer >= 0."""
     return _number(text, int, lambda value: value >= 0, "an integer >= 0")
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
+    """Argparse type: a finite number > 0."""
     return _number(text, float, lambda value: 0.0 < value < math.inf, "a finite number > 0")
 
 
 def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
+    """Argparse type: a finite number >= 0."""
     return _number(text, float, lambda value: 0.0 <= value < math.inf, "a finite number >= 0")
 
 
 def output_list(text: str) -> Tuple[str, ...]:
-    """argparse type: 'mask,overlay' -> ('mask', 'overlay'), each one of OUTPUT_NAMES."""
+    """Argparse type: 'mask,overlay' -> ('mask', 'overlay'), each one of OUTPUT_NAMES."""
     names = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in names if name not in OUTPUT_NAMES]
     if unknown or not names:
@@ -176,7 +203,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 def add_overlay_arguments(group) -> None:
-    """--overlay-mode and --overlay-alpha on a parser or argument group (see `overlay_mode_from_args`)."""
+    """--overlay-mode and --overlay-alpha on a parser or argument group (see
+    `overlay_mode_from_args`).
+    """
     group.add_argument("--overlay-mode", choices=OVERLAY_MODES,
                        help="colour parts, persons (needs --multi-person) or the mask, or a TFJS "
                             "effect: bokeh, blur_parts (faces), pixelate "
@@ -213,7 +242,9 @@ def render_config_from_args(args: argparse.Namespace,
 
 
 def overlay_mode_from_args(args: argparse.Namespace, settings: SegmentationSettings) -> str:
-    """--overlay-mode, by default persons with --multi-person, else parts; UsageError for persons without it."""
+    """--overlay-mode, by default persons with --multi-person, else parts; UsageError for
+    persons without it.
+    """
     overlay_mode = args.overlay_mode or ("persons" if settings.multi_person.enabled else "parts")
     if overlay_mode == "persons" and not settings.multi_person.enabled:
         raise UsageError("--overlay-mode persons needs --multi-person")
@@ -221,7 +252,8 @@ def overlay_mode_from_args(args: argparse.Namespace, settings: SegmentationSetti
 
 
 class ProgressLog:
-    """Progress lines `[index/total] LABEL NN ms` on stderr every `every` inputs, and the mean time.
+    """Progress lines `[index/total] LABEL NN ms` on stderr every `every` inputs, and the mean
+    time.
 
     total: inputs expected (None or 0 = unknown); every: 0 = no progress lines.
     """
@@ -242,11 +274,17 @@ class ProgressLog:
 
     def mean(self) -> str:
         """'NN ms/frame', or 'no frame segmented'."""
-        return f"{self.milliseconds / self.frames:.0f} ms/frame" if self.frames else "no frame segmented"
+        return (
+            f"{self.milliseconds / self.frames:.0f} ms/frame"
+            if self.frames
+            else "no frame segmented"
+        )
 
 
 def find_images(arguments: Sequence[str]) -> List[Path]:
-    """Files as given, folders expanded to their image files (sorted); UsageError if none or missing."""
+    """Files as given, folders expanded to their image files (sorted); UsageError if none or
+    missing.
+    """
     from PIL import Image
 
     extensions = set(Image.registered_extensions())
@@ -254,7 +292,9 @@ def find_images(arguments: Sequence[str]) -> List[Path]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in extensions
+            )
             if not found:
                 raise UsageError(f"folder {path} holds no image file")
             paths += found
@@ -332,7 +372,9 @@ def _decoding(path: Path, function, *arguments):
 
 
 def import_optional(module: str, missing_message: str):
-    """The module named `module` (e.g. 'cv2'); CliError(missing_message) when it cannot be imported."""
+    """The module named `module` (e.g. 'cv2'); CliError(missing_message) when it cannot be
+    imported.
+    """
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -340,16 +382,22 @@ def import_optional(module: str, missing_message: str):
 
 
 def demo_image() -> np.ndarray:
-    """scikit-image's public-domain astronaut (512, 512, 3) uint8 RGB; CliError without scikit-image."""
-    data = import_optional("skimage.data", "no image given and scikit-image is not installed: "
-                                           "pip install scikit-image (the demo extra) or pass an image")
+    """scikit-image's public-domain astronaut (512, 512, 3) uint8 RGB; CliError without
+    scikit-image.
+    """
+    data = import_optional(
+        "skimage.data",
+        "no image given and scikit-image is not installed: "
+        "pip install scikit-image (the demo extra) or pass an image",
+    )
     return data.astronaut()
 
 
 def write_outputs(output_dir: Path, stem: str, outputs: FrameOutputs,
                   model_name: str) -> List[Path]:
     """Write one frame's output images as STEM.<output name>.png (and, with instances,
-    STEM.persons.json) into `output_dir`; returns the paths written."""
+    STEM.persons.json) into `output_dir`; returns the paths written.
+    """
     written = []
     try:
         for name, pixels in outputs.images.items():

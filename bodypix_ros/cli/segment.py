@@ -43,12 +43,14 @@ WRITTEN_OUTPUTS = tuple(name for name in OUTPUT_NAMES if name != "anonymized")
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "segment", help="segment images into PNG masks, part labels and overlays",
+        "segment",
+        help="segment images into PNG masks, part labels and overlays",
         description="Segment images (files, or every image in a folder) and write per input STEM: "
-                    "STEM.mask.png (0/255), STEM.part_labels.png (0 = background, k+1 = part k), "
-                    "STEM.overlay.png and, with --multi-person, STEM.instances.png (0 = background, "
-                    "i = person i) and STEM.persons.json; with --anonymize STEM.anonymized.png. "
-                    "Without IMAGE: scikit-image's astronaut.")
+        "STEM.mask.png (0/255), STEM.part_labels.png (0 = background, k+1 = part k), "
+        "STEM.overlay.png and, with --multi-person, STEM.instances.png (0 = background, "
+        "i = person i) and STEM.persons.json; with --anonymize STEM.anonymized.png. "
+        "Without IMAGE: scikit-image's astronaut.",
+    )
     parser.add_argument("images", nargs="*", metavar="IMAGE|DIR",
                         help="image files or folders of images (grayscale and RGBA become RGB)")
     parser.add_argument("--output-dir", required=True, type=Path, metavar="DIR")
@@ -57,7 +59,9 @@ def add_parser(subparsers) -> None:
     add_settings_arguments(parser)
     group = parser.add_argument_group("output")
     add_overlay_arguments(group)
-    group.add_argument("--timing", action="store_true", help="print per-stage milliseconds per image")
+    group.add_argument(
+        "--timing", action="store_true", help="print per-stage milliseconds per image"
+    )
     add_anonymize_arguments(parser.add_argument_group("privacy"),
                             "also write STEM.anonymized.png: the image with the target covered")
     parser.set_defaults(run=run_segment)
@@ -128,7 +132,9 @@ def _check_distinct_stems(paths: Sequence[Path]) -> None:
 
 def format_timings(name: str, timings_ms: Dict[str, float]) -> str:
     """'NAME: stage 1.2 ms | ... | total 9.9 ms'."""
-    stages: List[Tuple[str, float]] = list(timings_ms.items()) + [("total", sum(timings_ms.values()))]
+    stages: List[Tuple[str, float]] = list(timings_ms.items()) + [
+        ("total", sum(timings_ms.values()))
+    ]
     return f"{name}: " + " | ".join(f"{stage} {ms:.1f} ms" for stage, ms in stages)
 
 

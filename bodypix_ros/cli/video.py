@@ -43,10 +43,13 @@ DEFAULT_FPS = 30.0
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "video", help="segment a video file into an overlay video (and per-frame PNGs)",
-        description="Segment the frames of a video file (read with OpenCV) and write OUT/STEM.overlay.mp4 "
-                    "(.avi with --codec MJPG) at the input frame rate / --every; with --frames also the PNGs of "
-                    "'bodypix-ros segment' per frame, named STEM.NNNNNN.* (NNNNNN = frame index from 0).")
+        "video",
+        help="segment a video file into an overlay video (and per-frame PNGs)",
+        description="Segment the frames of a video file (read with OpenCV) and write "
+        "OUT/STEM.overlay.mp4 (.avi with --codec MJPG) at the input frame rate / --every; with "
+        "--frames also the PNGs of 'bodypix-ros segment' per frame, named STEM.NNNNNN.* "
+        "(NNNNNN = frame index from 0).",
+    )
     parser.add_argument("input_video", type=Path, metavar="INPUT_VIDEO")
     parser.add_argument("--output-dir", required=True, type=Path, metavar="DIR")
     add_pixel_budget_argument(parser)
@@ -59,11 +62,18 @@ def add_parser(subparsers) -> None:
                        help="stop after segmenting N frames (default: all)")
     group = parser.add_argument_group("output")
     add_overlay_arguments(group)
-    group.add_argument("--codec", choices=VIDEO_CODECS, default="mp4v",
-                       help="overlay video codec: mp4v (.mp4) or MJPG (.avi) (default: %(default)s)")
-    group.add_argument("--frames", action="store_true",
-                       help="also write each segmented frame's mask, parts, overlay (and instances, "
-                            "persons.json) like 'bodypix-ros segment'")
+    group.add_argument(
+        "--codec",
+        choices=VIDEO_CODECS,
+        default="mp4v",
+        help="overlay video codec: mp4v (.mp4) or MJPG (.avi) (default: %(default)s)",
+    )
+    group.add_argument(
+        "--frames",
+        action="store_true",
+        help="also write each segmented frame's mask, parts, overlay (and instances, "
+        "persons.json) like 'bodypix-ros segment'",
+    )
     add_progress_argument(group)
     add_anonymize_arguments(parser.add_argument_group("privacy"),
                             "write STEM.anonymized.mp4 (the frames with the target covered) "
@@ -109,7 +119,9 @@ def run_video(args: argparse.Namespace) -> int:
     writer = None
     try:
         if not capture.isOpened():
-            raise CliError(f"cannot open video {args.input_video} (not a video, or a codec OpenCV lacks)")
+            raise CliError(
+                f"cannot open video {args.input_video} (not a video, or a codec OpenCV lacks)"
+            )
         check_pixel_budget(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), args.max_input_pixels,
                            f"video {args.input_video}: a frame")
@@ -136,7 +148,9 @@ def run_video(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             outputs = segment_frame(engine, frame, selection, config)
             if writer is None:
-                writer = open_video_writer(cv2, video_path, args.codec, output_fps, frame.shape[:2])
+                writer = open_video_writer(
+                    cv2, video_path, args.codec, output_fps, frame.shape[:2]
+                )
             writer.write(swap_red_blue(outputs.images[video_output]))
             if args.frames:
                 files += len(write_outputs(args.output_dir, f"{stem}.{index:06d}", outputs,

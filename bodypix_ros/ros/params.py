@@ -77,15 +77,20 @@ class ParameterSpec:
 
 def parse_part_filter(value) -> Tuple[str, ...]:
     """A sequence of part names, a comma/space separated string, or an empty array of any type
-    (`ros2 param set ... part_filter "[]"` sends a bool array) -> names in TFJS order."""
+    (`ros2 param set ... part_filter "[]"` sends a bool array) -> names in TFJS order.
+    """
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not all(isinstance(name, str) for name in value):
-            raise ParameterError(f"part_filter must list part names (strings), not {list(value)!r}")
+            raise ParameterError(
+                f"part_filter must list part names (strings), not {list(value)!r}"
+            )
         names = [name.strip() for name in value if name.strip()]
     elif isinstance(value, str):
         names = value
     else:
-        raise ParameterError(f"part_filter must be a list of part names or a string, not {value!r}")
+        raise ParameterError(
+            f"part_filter must be a list of part names or a string, not {value!r}"
+        )
     try:
         return check_part_filter(names)
     except SettingsError as error:
@@ -117,135 +122,255 @@ _RESOLUTION_NAMES = ", ".join(INTERNAL_RESOLUTION_NAMES)
 
 PARAMETERS: Tuple[ParameterSpec, ...] = (
     ParameterSpec(
-        "internal_resolution", _DEFAULTS.internal_resolution, "string",
+        "internal_resolution",
+        _DEFAULTS.internal_resolution,
+        "string",
         "Network input size as a fraction of the frame: "
         + ", ".join(f"{name} {fraction}" for name, fraction in INTERNAL_RESOLUTION_NAMES.items())
         + ", or a number; higher is finer and slower.",
-        dynamic_typing=True, parse=parse_internal_resolution, doc_type="string or double",
-        doc_values=f"{_RESOLUTION_NAMES} or [{INTERNAL_RESOLUTION_RANGE[0]}, {INTERNAL_RESOLUTION_RANGE[1]}]"),
+        dynamic_typing=True,
+        parse=parse_internal_resolution,
+        doc_type="string or double",
+        doc_values=f"{_RESOLUTION_NAMES} or "
+        f"[{INTERNAL_RESOLUTION_RANGE[0]}, {INTERNAL_RESOLUTION_RANGE[1]}]",
+    ),
     ParameterSpec(
-        "segmentation_threshold", _DEFAULTS.segmentation_threshold, "double",
-        "Person probability above which a pixel is person.", value_range=UNIT_RANGE),
+        "segmentation_threshold",
+        _DEFAULTS.segmentation_threshold,
+        "double",
+        "Person probability above which a pixel is person.",
+        value_range=UNIT_RANGE,
+    ),
     ParameterSpec(
-        "part_filter", "", "string",
+        "part_filter",
+        "",
+        "string",
         "Body parts to keep in every output: a list like [left_face, right_face] or a "
         "comma-separated string; empty keeps all 24 parts.",
-        dynamic_typing=True, parse=parse_part_filter, doc_type="string[] or string",
-        doc_values="names from bodypix_ros.parts.PART_NAMES"),
+        dynamic_typing=True,
+        parse=parse_part_filter,
+        doc_type="string[] or string",
+        doc_values="names from bodypix_ros.parts.PART_NAMES",
+    ),
     ParameterSpec(
-        "multi_person.enabled", _DEFAULTS.multi_person.enabled, "bool",
-        "Decode person instances (needed by instances_topic and overlay_mode persons)."),
+        "multi_person.enabled",
+        _DEFAULTS.multi_person.enabled,
+        "bool",
+        "Decode person instances (needed by instances_topic and overlay_mode persons).",
+    ),
     ParameterSpec(
-        "multi_person.max_detections", _DEFAULTS.multi_person.max_detections, "integer",
-        "Most persons returned per frame.", value_range=MAX_DETECTIONS_RANGE),
+        "multi_person.max_detections",
+        _DEFAULTS.multi_person.max_detections,
+        "integer",
+        "Most persons returned per frame.",
+        value_range=MAX_DETECTIONS_RANGE,
+    ),
     ParameterSpec(
-        "multi_person.score_threshold", _DEFAULTS.multi_person.score_threshold, "double",
-        "Lowest pose score of a returned person.", value_range=UNIT_RANGE),
+        "multi_person.score_threshold",
+        _DEFAULTS.multi_person.score_threshold,
+        "double",
+        "Lowest pose score of a returned person.",
+        value_range=UNIT_RANGE,
+    ),
     ParameterSpec(
-        "multi_person.nms_radius", _DEFAULTS.multi_person.nms_radius, "double",
-        "Non-maximum suppression radius in network-input pixels.", doc_values="> 0"),
+        "multi_person.nms_radius",
+        _DEFAULTS.multi_person.nms_radius,
+        "double",
+        "Non-maximum suppression radius in network-input pixels.",
+        doc_values="> 0",
+    ),
     ParameterSpec(
-        "multi_person.min_keypoint_score", _DEFAULTS.multi_person.min_keypoint_score, "double",
-        "Lowest score of a keypoint used to assign pixels to a person.", value_range=UNIT_RANGE),
+        "multi_person.min_keypoint_score",
+        _DEFAULTS.multi_person.min_keypoint_score,
+        "double",
+        "Lowest score of a keypoint used to assign pixels to a person.",
+        value_range=UNIT_RANGE,
+    ),
     ParameterSpec(
-        "multi_person.refine_steps", _DEFAULTS.multi_person.refine_steps, "integer",
-        "Offset refinement steps of the instance decode.", value_range=REFINE_STEPS_RANGE),
+        "multi_person.refine_steps",
+        _DEFAULTS.multi_person.refine_steps,
+        "integer",
+        "Offset refinement steps of the instance decode.",
+        value_range=REFINE_STEPS_RANGE,
+    ),
     ParameterSpec(
-        "overlay_mode", OVERLAY_MODES[0], "string",
+        "overlay_mode",
+        OVERLAY_MODES[0],
+        "string",
         "What overlay_topic draws on the image: parts, persons (needs multi_person.enabled) or "
         "mask colours; or a TFJS effect: bokeh (background blurred), blur_parts (faces blurred), "
         "pixelate (part colours in 10-px cells).",
-        choices=OVERLAY_MODES),
+        choices=OVERLAY_MODES,
+    ),
     ParameterSpec(
-        "overlay_alpha", 0.7, "double",
+        "overlay_alpha",
+        0.7,
+        "double",
         "Opacity of the overlay colours (0 = image only, 1 = colours only); also of pixelate.",
-        value_range=UNIT_RANGE),
+        value_range=UNIT_RANGE,
+    ),
     ParameterSpec(
-        "anonymize.target", _ANONYMIZE.target, "string",
+        "anonymize.target",
+        _ANONYMIZE.target,
+        "string",
         "What anonymized_topic covers: persons (the person mask), faces (left_face, right_face) "
         "or comma-separated part names.",
         parse=parse_anonymize_target,
-        doc_values=f"{', '.join(TARGETS)} or part names from bodypix_ros.parts.PART_NAMES"),
+        doc_values=f"{', '.join(TARGETS)} or part names from bodypix_ros.parts.PART_NAMES",
+    ),
     ParameterSpec(
-        "anonymize.method", _ANONYMIZE.method, "string",
+        "anonymize.method",
+        _ANONYMIZE.method,
+        "string",
         "How anonymized_topic covers the target: blur (Gaussian), pixelate (cells of one colour) "
-        "or fill (black).", choices=METHODS),
+        "or fill (black).",
+        choices=METHODS,
+    ),
     ParameterSpec(
-        "anonymize.strength", _ANONYMIZE.strength, "double",
+        "anonymize.strength",
+        _ANONYMIZE.strength,
+        "double",
         "blur: Gaussian sigma in pixels of a 640-px frame, scaled with the frame's longer side; "
-        "pixelate: cell side in pixels.", value_range=STRENGTH_RANGE),
+        "pixelate: cell side in pixels.",
+        value_range=STRENGTH_RANGE,
+    ),
     ParameterSpec(
-        "anonymize.margin", _ANONYMIZE.margin, "integer",
+        "anonymize.margin",
+        _ANONYMIZE.margin,
+        "integer",
         "Pixels the covered region extends beyond the target (covers mask edges the network "
-        "misses).", value_range=MARGIN_RANGE),
+        "misses).",
+        value_range=MARGIN_RANGE,
+    ),
     ParameterSpec(
-        "anonymize.fail_closed", False, "bool",
+        "anonymize.fail_closed",
+        False,
+        "bool",
         "Stop publishing anonymized_topic for good once a frame fails or is dropped because the "
         "node fell behind, so the topic carries every input frame or stops; set the parameter "
-        "again to resume."),
+        "again to resume.",
+    ),
     ParameterSpec(
-        "max_rate", 0.0, "double",
+        "max_rate",
+        0.0,
+        "double",
         "Most frames segmented per second (Hz); 0 = as fast as frames arrive.",
-        value_range=MAX_RATE_RANGE),
+        value_range=MAX_RATE_RANGE,
+    ),
     ParameterSpec(
-        "model", DEFAULT_MODEL, "string",
-        "BodyPix model: a short name like mobilenet_quant2_075_stride16 or resnet50_float_stride16, "
-        "a model.json path or an http(s) URL.", read_only=True),
+        "model",
+        DEFAULT_MODEL,
+        "string",
+        "BodyPix model: a short name like mobilenet_quant2_075_stride16 or "
+        "resnet50_float_stride16, a model.json path or an http(s) URL.",
+        read_only=True,
+    ),
     ParameterSpec(
-        "model_base_url", "", "string",
+        "model_base_url",
+        "",
+        "string",
         "Where short model names are downloaded from: a URL or a local mirror directory; "
-        "empty = $BODYPIX_MODEL_BASE_URL or the official TFJS storage.", read_only=True),
+        "empty = $BODYPIX_MODEL_BASE_URL or the official TFJS storage.",
+        read_only=True,
+    ),
     ParameterSpec(
-        "model_cache_dir", "", "string",
+        "model_cache_dir",
+        "",
+        "string",
         "Download cache; empty = $BODYPIX_MODEL_CACHE_DIR, else $XDG_CACHE_HOME/bodypix_ros, "
-        "else ~/.cache/bodypix_ros.", read_only=True),
+        "else ~/.cache/bodypix_ros.",
+        read_only=True,
+    ),
     ParameterSpec(
-        "backend", BACKENDS[0], "string",
-        "What runs the network: tensorflow, or tflite (TensorFlow Lite with XNNPACK, same outputs, "
-        "network alone faster, end to end no faster on x86; converts at the first frame, about 1 s).",
-        choices=BACKENDS, read_only=True),
+        "backend",
+        BACKENDS[0],
+        "string",
+        "What runs the network: tensorflow, or tflite (TensorFlow Lite with XNNPACK, same "
+        "outputs, network alone faster, end to end no faster on x86; converts at the first "
+        "frame, about 1 s).",
+        choices=BACKENDS,
+        read_only=True,
+    ),
     ParameterSpec(
-        "input_topic", "image", "string",
+        "input_topic",
+        "image",
+        "string",
         "Input image topic (remappable); with input_transport compressed the node subscribes "
-        "to <input_topic>/compressed.", read_only=True),
+        "to <input_topic>/compressed.",
+        read_only=True,
+    ),
     ParameterSpec(
-        "input_transport", INPUT_TRANSPORTS[0], "string",
+        "input_transport",
+        INPUT_TRANSPORTS[0],
+        "string",
         "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage, JPEG or PNG).",
-        choices=INPUT_TRANSPORTS, read_only=True),
+        choices=INPUT_TRANSPORTS,
+        read_only=True,
+    ),
     ParameterSpec(
-        "mask_topic", "~/mask", "string",
-        "Person mask output (mono8, 255 = person); empty disables it.", read_only=True),
+        "mask_topic",
+        "~/mask",
+        "string",
+        "Person mask output (mono8, 255 = person); empty disables it.",
+        read_only=True,
+    ),
     ParameterSpec(
-        "part_labels_topic", "~/part_labels", "string",
+        "part_labels_topic",
+        "~/part_labels",
+        "string",
         "Part label output (mono8, 0 = background, k + 1 = BodyPix part k); empty disables it.",
-        read_only=True),
+        read_only=True,
+    ),
     ParameterSpec(
-        "instances_topic", "~/instances", "string",
+        "instances_topic",
+        "~/instances",
+        "string",
         "Person instance output (mono8, 0 = background, i = person i); empty disables it.",
-        read_only=True),
+        read_only=True,
+    ),
     ParameterSpec(
-        "overlay_topic", "~/overlay", "string",
-        "Overlay output (rgb8, or bgr8 for blue-first input); empty disables it.", read_only=True),
+        "overlay_topic",
+        "~/overlay",
+        "string",
+        "Overlay output (rgb8, or bgr8 for blue-first input); empty disables it.",
+        read_only=True,
+    ),
     ParameterSpec(
-        "max_input_pixels", DEFAULT_MAX_INPUT_PIXELS, "integer",
+        "max_input_pixels",
+        DEFAULT_MAX_INPUT_PIXELS,
+        "integer",
         "Pixel budget: input frames whose width x height exceeds it are rejected before decoding "
         "(JPEG/PNG sizes are read from their headers), so a small compressed frame cannot make "
-        "the node allocate gigabytes.", value_range=MAX_INPUT_PIXELS_RANGE, read_only=True),
+        "the node allocate gigabytes.",
+        value_range=MAX_INPUT_PIXELS_RANGE,
+        read_only=True,
+    ),
     ParameterSpec(
-        "anonymized_topic", "~/anonymized", "string",
+        "anonymized_topic",
+        "~/anonymized",
+        "string",
         "The input with anonymize.target covered, in the input's encoding and size (rgb8 or bgr8 "
         "for compressed input); a frame without persons passes unchanged; empty disables it.",
-        read_only=True),
+        read_only=True,
+    ),
     ParameterSpec(
-        "qos_reliability", QOS_RELIABILITIES[0], "string",
+        "qos_reliability",
+        QOS_RELIABILITIES[0],
+        "string",
         "Input subscription reliability: best_effort (REP-2003 sensor data; matches every "
         "publisher) or reliable (only matches reliable publishers).",
-        choices=QOS_RELIABILITIES, read_only=True),
+        choices=QOS_RELIABILITIES,
+        read_only=True,
+    ),
     ParameterSpec(
-        "qos_depth", 1, "integer",
+        "qos_depth",
+        1,
+        "integer",
         "Queue depth of the input subscription and the output publishers; 1 keeps only the newest "
-        "frame.", value_range=QOS_DEPTH_RANGE,
-        read_only=True),
+        "frame.",
+        value_range=QOS_DEPTH_RANGE,
+        read_only=True,
+    ),
 )
 
 PARAMETERS_BY_NAME: Dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -288,8 +413,9 @@ class StartupConfig:
 
     @property
     def subscribed_topic(self) -> str:
-        """The topic the node subscribes to: input_topic, or <input_topic>/compressed (image_transport's
-        name) with input_transport compressed."""
+        """The topic the node subscribes to: input_topic, or <input_topic>/compressed
+        (image_transport's name) with input_transport compressed.
+        """
         if self.input_transport == "compressed":
             return self.input_topic.rstrip("/") + "/compressed"
         return self.input_topic
@@ -311,18 +437,26 @@ def check_value(spec: ParameterSpec, value):
         return value
     numeric = (int,) if spec.type_name == "integer" else (int, float)
     if isinstance(value, bool) or not isinstance(value, numeric):
-        raise ParameterError(f"{spec.name} must be {'an integer' if numeric == (int,) else 'a number'}, "
-                             f"not {value!r}")
+        raise ParameterError(
+            f"{spec.name} must be {'an integer' if numeric == (int,) else 'a number'}, "
+            f"not {value!r}"
+        )
     if spec.value_range is not None and not spec.value_range[0] <= value <= spec.value_range[1]:
-        raise ParameterError(f"{spec.name} {value} is outside [{spec.value_range[0]}, {spec.value_range[1]}]")
+        raise ParameterError(
+            f"{spec.name} {value} is outside [{spec.value_range[0]}, {spec.value_range[1]}]"
+        )
     return value if spec.type_name == "integer" else float(value)
 
 
 def live_config(values: Mapping[str, Any]) -> LiveConfig:
-    """All live parameter values (by name) -> LiveConfig; ParameterError with the reason otherwise."""
+    """All live parameter values (by name) -> LiveConfig; ParameterError with the reason
+    otherwise.
+    """
     checked = {name: check_value(PARAMETERS_BY_NAME[name], values[name]) for name in LIVE_NAMES}
     try:
-        settings = SegmentationSettings().with_changes(**{name: checked[name] for name in SETTINGS_NAMES})
+        settings = SegmentationSettings().with_changes(
+            **{name: checked[name] for name in SETTINGS_NAMES}
+        )
     except SettingsError as error:
         raise ParameterError(str(error)) from None
     try:
@@ -349,11 +483,16 @@ def updated_live_config(current: Mapping[str, Any], changes: Mapping[str, Any]) 
 
 def startup_config(values: Mapping[str, Any]) -> StartupConfig:
     """All start-up parameter values (by name) -> StartupConfig; ParameterError otherwise."""
-    checked = {spec.name: check_value(spec, values[spec.name]) for spec in PARAMETERS if spec.read_only}
+    checked = {
+        spec.name: check_value(spec, values[spec.name]) for spec in PARAMETERS if spec.read_only
+    }
     if not checked["input_topic"].strip():
         raise ParameterError("input_topic must not be empty")
-    outputs = {output: checked[parameter].strip() for output, parameter in OUTPUT_TOPIC_PARAMETERS.items()
-               if checked[parameter].strip()}
+    outputs = {
+        output: checked[parameter].strip()
+        for output, parameter in OUTPUT_TOPIC_PARAMETERS.items()
+        if checked[parameter].strip()
+    }
     return StartupConfig(
         model=checked["model"].strip() or DEFAULT_MODEL,
         model_base_url=checked["model_base_url"].strip() or None,
@@ -372,8 +511,14 @@ def parameter_table_markdown() -> str:
     rows = ["| Parameter | Type | Default | Valid values | Live | Description |",
             "|---|---|---|---|---|---|"]
     for spec in PARAMETERS:
-        cells = [f"`{spec.name}`", spec.doc_type or spec.type_name, f"`{_yaml_literal(spec.default)}`",
-                 _valid_label(spec), "yes" if spec.live else "start-up", spec.description]
+        cells = [
+            f"`{spec.name}`",
+            spec.doc_type or spec.type_name,
+            f"`{_yaml_literal(spec.default)}`",
+            _valid_label(spec),
+            "yes" if spec.live else "start-up",
+            spec.description,
+        ]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(rows)
 
