@@ -3,6 +3,12 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "bodypix_ros"
+ROS_WHEELS = ("ros-jazzy-rclpy[fastrtps]", "ros-jazzy-sensor-msgs", "ros-jazzy-diagnostic-msgs",
+              "ros-jazzy-std-msgs", "ros-jazzy-rcl-interfaces")
+"""ROS 2 Jazzy's rclpy and messages as PyPI wheels, for machines without a ROS install."""
+ROS_WHEELS_EXIST = ("platform_system == 'Linux' and platform_machine == 'x86_64'"
+                    " and platform_python_implementation == 'CPython'"
+                    " and python_version >= '3.10' and python_version < '3.14'")
 
 setup(
     name=PACKAGE,
@@ -31,6 +37,8 @@ setup(
         "demo": ["scikit-image"],
         "bag": ["rosbags>=0.10.11"],
         "test": ["pytest", "rosbags>=0.10.11", "pyyaml", "ruff>=0.5"],
+        # never together with a sourced apt ROS (two rclpy builds on one path)
+        "ros": [f"{wheel}; {ROS_WHEELS_EXIST}" for wheel in ROS_WHEELS],
     },
     zip_safe=True,
     entry_points={

@@ -1,5 +1,11 @@
-"""Shared test fixtures: the `../shared` data folder and engines on its real models."""
+"""Shared test fixtures: the `../shared` data folder and engines on its real models.
 
+ROS tests carry the `ros` marker and import ROS through `import_ros`: where rclpy or the
+messages are missing they are skipped with the reason, unless BODYPIX_REQUIRE_ROS=1 (CI),
+which turns every such skip into a failure. The run ends with a line counting the ROS tests.
+"""
+
+import importlib.util
 import os
 from pathlib import Path
 
@@ -22,6 +28,60 @@ ONE_PERSON = "one_person_karolina-grabowska-4378882"
 """The reference photo with a single person."""
 PYTHON_TYPES = {"bool": bool, "integer": int, "double": float, "string": str}
 """ROS parameter type name -> the Python type of its values."""
+REQUIRE_ROS = os.environ.get("BODYPIX_REQUIRE_ROS") == "1"
+"""CI: a ROS test that cannot run fails instead of being skipped."""
+ROS_MODULES = ("rclpy", "sensor_msgs.msg", "std_msgs.msg", "diagnostic_msgs.msg",
+               "rcl_interfaces.srv")
+_ros_outcomes = {}
+"""nodeid -> 'passed', 'failed' or 'skipped' of every `ros` test run."""
+
+
+def import_ros():
+    """Import rclpy and the message packages the tests use -> the rclpy module.
+
+    Skips the calling test (or module) with the reason when one is missing; fails instead
+    with BODYPIX_REQUIRE_ROS=1.
+    """
+    for name in ROS_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            reason = (f"{name} is not importable ({error}): install the `ros` extra "
+                      f"(pip install -e '.[ros]') or source ROS 2 (Humble or Jazzy)")
+            if REQUIRE_ROS:
+                pytest.fail(f"BODYPIX_REQUIRE_ROS=1 but {reason}", pytrace=False)
+            pytest.skip(reason, allow_module_level=True)
+    return importlib.import_module("rclpy")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "ros: runs ROS 2 for real (rclpy, DDS)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Count the outcomes of `ros` tests; with BODYPIX_REQUIRE_ROS=1 a skipped one fails."""
+    report = (yield).get_result()
+    if item.get_closest_marker("ros") is None:
+        return
+    if report.skipped and REQUIRE_ROS:
+        report.outcome = "failed"
+        report.longrepr = f"BODYPIX_REQUIRE_ROS=1 but this ROS test was skipped: {report.longrepr}"
+    if _ros_outcomes.get(item.nodeid) in (None, "passed"):
+        _ros_outcomes[item.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _ros_outcomes or REQUIRE_ROS:
+        outcomes = list(_ros_outcomes.values())
+        counts = ", ".join(f"{outcomes.count(outcome)} {outcome}"
+                           for outcome in ("passed", "failed", "skipped"))
+        terminalreporter.write_line(f"ROS tests (marker ros, rclpy {_rclpy_origin()}): {counts}")
+
+
+def _rclpy_origin() -> str:
+    spec = importlib.util.find_spec("rclpy")
+    return "not importable" if spec is None else f"from {Path(spec.origin).parent}"
 
 
 def ros2_types():

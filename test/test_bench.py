@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODELS, REPO, SHARED, require_shared
+from conftest import MODELS, REPO, SHARED, import_ros, require_shared
 from PIL import Image
 
 from bodypix_ros.cli import bench, node_bench
@@ -153,16 +153,16 @@ def test_proc_stat_cpu_time_matches_the_process_own_count():
         node_bench.proc_stat_cpu_seconds(2 ** 22 + 12345)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("rclpy") is not None,
-                    reason="rclpy is installed: test_node_round_trip runs bench-node for real")
-def test_bench_node_without_ros_says_what_to_do(capsys):
+def test_bench_node_without_ros_says_what_to_do(capsys, monkeypatch):
     require_shared()
+    monkeypatch.setitem(sys.modules, "rclpy", None)  # as if ROS were not installed
     assert main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--duration", "1"]) == 1
     assert "needs ROS 2" in capsys.readouterr().err
 
 
+@pytest.mark.ros
 def test_node_round_trip(tmp_path):
-    pytest.importorskip("rclpy", reason="the node latency benchmark needs ROS 2 (rclpy)")
+    import_ros()
     require_shared()
     namespace = f"/bench_test_{os.getpid()}"  # apart from other nodes on the ROS domain
     node = subprocess.Popen(

@@ -1,6 +1,7 @@
 """The segment node in-process on real rclpy (Humble, Jazzy).
 
-Runs where a ROS 2 setup is sourced; elsewhere the whole module is skipped with the reason.
+Runs where rclpy imports (the `ros` extra, or a sourced ROS 2); elsewhere the whole module is
+skipped with the reason (a failure with BODYPIX_REQUIRE_ROS=1, as in CI).
 Each test starts the node in its own namespace on a private rclpy context, talks to it
 through real topics and parameter services, and waits on conditions (never on timings).
 """
@@ -12,14 +13,12 @@ import time
 
 import numpy as np
 import pytest
+from conftest import ONE_PERSON, import_ros, load_engine, parameter_defaults, reference_input
 
-rclpy = pytest.importorskip("rclpy", reason="rclpy is not importable: source ROS 2 (Humble or Jazzy) "
-                                            "to run the node tests")
-pytest.importorskip("sensor_msgs.msg", reason="sensor_msgs is not importable: source ROS 2")
-pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs is not importable: source ROS 2")
+rclpy = import_ros()
+pytestmark = pytest.mark.ros
 
 from builtin_interfaces.msg import Time  # noqa: E402
-from conftest import ONE_PERSON, load_engine, parameter_defaults, reference_input  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMessage  # noqa: E402
 from rcl_interfaces.msg import ParameterValue  # noqa: E402
