@@ -69,6 +69,7 @@ from bodypix_ros.ros.runtime import (
     LatestFrameSlot,
     NodeStats,
     RateLimiter,
+    diagnostic_name,
     diagnostic_report,
     rcl_error_reason,
     stamp_age_ms,
@@ -92,6 +93,7 @@ class SegmentNode(Node):
         super().__init__(NODE_NAME, **node_options)
         self._slot = LatestFrameSlot()
         self._worker = None
+        self._waiting_for_rate = False
         try:
             self._start(engine)
         except BaseException:  # also Ctrl-C during the model download
@@ -190,7 +192,7 @@ class SegmentNode(Node):
 
     def _on_image(self, message) -> None:
         replaced = self._slot.put(message)
-        self.stats.frame_received(time.monotonic(), replaced)
+        self.stats.frame_received(time.monotonic(), replaced, self._waiting_for_rate)
         if replaced:
             self._frame_lost("a frame was dropped: the node fell behind")
 
@@ -206,8 +208,12 @@ class SegmentNode(Node):
     def _work(self) -> None:
         while True:
             wait = self._limiter.wait_time(time.monotonic(), self._live.max_rate)
-            if wait > 0 and self._slot.sleep(wait):
-                return
+            if wait > 0:
+                self._waiting_for_rate = True
+                closed = self._slot.sleep(wait)
+                self._waiting_for_rate = False
+                if closed:
+                    return
             message = self._slot.take()
             if message is None:
                 return
@@ -272,7 +278,7 @@ class SegmentNode(Node):
         subscribed = any(publisher.get_subscription_count() for publisher in self.output_publishers.values())
         report = diagnostic_report(self.stats.snapshot(time.monotonic()), self.engine.model_name, subscribed)
         status = DiagnosticStatus(
-            level=bytes([report.level]), name=f"{self.get_name()}: BodyPix segmentation",
+            level=bytes([report.level]), name=diagnostic_name(self.get_fully_qualified_name()),
             message=report.message, hardware_id=self.engine.model_name,
             values=[KeyValue(key=key, value=value) for key, value in report.values])
         diagnostics = DiagnosticArray(status=[status])

@@ -133,7 +133,8 @@ class LatencyWindow:
 class StatsSnapshot(NamedTuple):
     """The node's statistics at one moment. Rates in Hz, latencies in ms (None = no sample yet).
 
-    dropped: frames replaced by a newer one before processing; skipped: frames not
+    dropped: frames replaced by a newer one while the worker was busy; rate_limited: frames
+    replaced while the worker waited for max_rate; skipped: frames not
     processed because no output had a subscriber; rejected: frames that could not be
     decoded (unsupported encoding, bad data, over the pixel budget); failed: frames whose
     segmentation raised; callback_errors: executor callbacks that raised, e.g. rclpy's
@@ -147,6 +148,7 @@ class StatsSnapshot(NamedTuple):
     received: int
     processed: int
     dropped: int
+    rate_limited: int
     skipped: int
     rejected: int
     failed: int
@@ -170,18 +172,19 @@ class NodeStats:
         self._callback_errors = RateMeter(window_s)
         self._processing = LatencyWindow(samples)
         self._end_to_end = LatencyWindow(samples)
-        self._counts = {"received": 0, "processed": 0, "dropped": 0, "skipped": 0,
-                        "rejected": 0, "failed": 0, "callback_errors": 0}
+        self._counts = {"received": 0, "processed": 0, "dropped": 0, "rate_limited": 0,
+                        "skipped": 0, "rejected": 0, "failed": 0, "callback_errors": 0}
         self._last_input: Optional[float] = None
         self._last_problem = ""
 
-    def frame_received(self, now: float, dropped_older: bool) -> None:
-        """A frame arrived; dropped_older: it replaced one that was never processed."""
+    def frame_received(self, now: float, dropped_older: bool, rate_limited: bool = False) -> None:
+        """A frame arrived; dropped_older: it replaced one that was never processed, because
+        the worker was busy or, with rate_limited, waiting for the rate limit."""
         with self._lock:
             self._inputs.record(now)
             self._last_input = now
             self._counts["received"] += 1
-            self._counts["dropped"] += dropped_older
+            self._counts["rate_limited" if rate_limited else "dropped"] += dropped_older
 
     def frame_skipped(self) -> None:
         """A frame was not processed because no output had a subscriber."""
@@ -270,12 +273,19 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
         ("frames received", str(stats.received)),
         ("frames processed", str(stats.processed)),
         ("frames dropped (replaced by newer)", str(stats.dropped)),
+        ("frames dropped (rate limit)", str(stats.rate_limited)),
         ("frames skipped (no subscriber)", str(stats.skipped)),
         ("frames rejected", str(stats.rejected)),
         ("frames failed", str(stats.failed)),
         ("callbacks failed (e.g. malformed requests)", str(stats.callback_errors)),
     ]
     return DiagnosticReport(level, message, values)
+
+
+def diagnostic_name(fully_qualified_node_name: str) -> str:
+    """The node's diagnostic status name: 'bodypix: BodyPix segmentation' for /bodypix,
+    'ns/bodypix: ...' for /ns/bodypix (two nodes in different namespaces stay apart)."""
+    return f"{fully_qualified_node_name.lstrip('/')}: BodyPix segmentation"
 
 
 def stamp_age_ms(now_ns: int, stamp_sec: int, stamp_nanosec: int) -> Optional[float]:
