@@ -1,22 +1,19 @@
-"""`bodypix-ros bench` (smoke run on a shared model, no timing assertion) and the node benchmark's parts."""
+"""`bodypix-ros bench` (smoke run on a shared model, no timing assertion)."""
 
-import importlib.util
 import json
 import os
 import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODELS, REPO, SHARED, import_ros, require_shared
+from conftest import MODELS, SHARED, require_shared
 from PIL import Image
 
-from bodypix_ros.cli import bench, node_bench
+from bodypix_ros.cli import bench
 from bodypix_ros.cli.main import main
-from bodypix_ros.errors import CliError, UsageError
+from bodypix_ros.errors import UsageError
 from bodypix_ros.model.names import DEFAULT_MODEL, all_model_specs
 
 
@@ -119,73 +116,6 @@ def test_summaries_keep_stage_order_and_ratios_compare_medians():
     assert ratio == {"end_to_end": 0.5, "throughput": 2.0, "non_network_per_network": 1.2}
 
 
-def test_node_bench_imports_neither_rclpy_nor_tensorflow():
-    code = ("import sys, bodypix_ros.cli.node_bench, bodypix_ros.cli.bench; "
-            "print(sorted(m for m in ('rclpy', 'tensorflow') if m in sys.modules))")
-    output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert output.stdout.strip() == "[]"
-
-
-def test_delivery_report_counts_frames_with_every_output():
-    ms = 1_000_000
-    published = [0, 100 * ms, 200 * ms, 300 * ms]
-    arrivals = {0: {"mask": 20 * ms, "overlay": 30 * ms},
-                100 * ms: {"mask": 140 * ms, "overlay": 150 * ms},
-                200 * ms: {"mask": 230 * ms},  # overlay lost: not delivered
-                999 * ms: {"mask": 1000 * ms, "overlay": 1000 * ms}}  # not published in the phase
-    report = node_bench.delivery_report(published, arrivals, ["mask", "overlay"], duration_s=0.4)
-    assert (report["published"], report["delivered"]) == (4, 2)
-    assert report["received_per_output"] == {"mask": 3, "overlay": 2}
-    assert report["drop_rate"] == 0.5 and report["throughput_hz"] == 5.0 and report["input_hz"] == 10.0
-    assert report["latency_ms"]["p50"] == pytest.approx(40.0) and report["latency_ms"]["max"] == 50.0
-    assert node_bench.delivery_report([], {}, ["mask"], 1.0)["latency_ms"] is None
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
-def test_proc_stat_cpu_time_matches_the_process_own_count():
-    deadline = time.process_time() + 0.3
-    while time.process_time() < deadline:
-        pass
-    own = os.times()
-    measured = node_bench.proc_stat_cpu_seconds(os.getpid())
-    assert measured == pytest.approx(own.user + own.system, abs=0.05)
-    with pytest.raises(Exception, match="cannot read the CPU time"):
-        node_bench.proc_stat_cpu_seconds(2 ** 22 + 12345)
-
-
-def test_bench_node_without_ros_says_what_to_do(capsys, monkeypatch):
-    require_shared()
-    monkeypatch.setitem(sys.modules, "rclpy", None)  # as if ROS were not installed
-    assert main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--duration", "1"]) == 1
-    assert "needs ROS 2" in capsys.readouterr().err
-
-
-@pytest.mark.ros
-def test_node_round_trip(tmp_path):
-    import_ros()
-    require_shared()
-    namespace = f"/bench_test_{os.getpid()}"  # apart from other nodes on the ROS domain
-    node = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bodypix_ros.ros.node import main; sys.exit(main())",
-         "--ros-args", "-r", f"__ns:={namespace}", "-p", f"model_base_url:={MODELS}"], cwd=REPO)
-    try:
-        frame = node_bench.published_frame(SHARED / bench.SHARED_PHOTO, 320, 240)
-        report = node_bench.run_node_bench(
-            frame, f"{namespace}/image", {name: f"{namespace}/bodypix/{name}" for name in ("mask", "overlay")},
-            rate_hz=5.0, duration_s=3.0, warmup_s=3.0, idle_s=2.0, node_pid=node.pid, log=lambda message: None)
-    finally:
-        node.terminate()
-        try:
-            node.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node.wait()
-    subscribed = report["subscribed"]
-    assert subscribed["published"] >= 10 and subscribed["delivered"] >= 1
-    assert subscribed["latency_ms"]["p50"] > 0 and 0 <= subscribed["drop_rate"] < 1
-    assert subscribed["node_cpu_percent"] > report["no_subscriber"]["node_cpu_percent"]
-
-
 def test_bench_without_tf_bodypix_says_what_to_install(capsys, monkeypatch):
     require_shared()
     monkeypatch.setitem(sys.modules, "tf_bodypix", None)
@@ -221,62 +151,3 @@ def test_chart_title_names_the_backend():
                               "cpu_count": 2, "cpu": "EPYC"}}
     title = bench.chart_title(report)
     assert "tflite backend" in title and "0.5" in title and "30 iterations" in title
-
-
-@pytest.mark.parametrize("option, value", [("--rate", "nan"), ("--duration", "inf"), ("--rate", "0"),
-                                           ("--warmup", "-1"), ("--width", "0"), ("--node-pid", "-5"),
-                                           ("--outputs", "mask,depth")])
-def test_bench_node_refuses_bad_numbers_and_outputs(capsys, option, value):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["bench-node", option, value])
-    assert exit_info.value.code == 2
-    (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("bodypix-ros: error: ") and option in line
-
-
-def test_bench_node_writes_the_report_into_a_new_folder(capsys, monkeypatch, tmp_path):
-    require_shared()
-    calls = []
-
-    def fake_run(frame, input_topic, output_topics, *arguments, log):
-        calls.append((frame.shape, input_topic, output_topics))
-        return {"subscribed": {"published": 3}}
-
-    monkeypatch.setattr(node_bench, "run_node_bench", fake_run)
-    report_path = tmp_path / "new" / "node.json"
-    status = main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--width", "64", "--height", "48",
-                   "--node", "/seg/", "--outputs", "mask", "--json", str(report_path)])
-    assert status == 0, capsys.readouterr().err
-    assert calls == [((48, 64, 3), "/image", {"mask": "/seg/mask"})]
-    report = json.loads(report_path.read_text())
-    assert report["subscribed"] == {"published": 3} and report["settings"]["frame_size"] == "64x48"
-
-
-class GraphStub:
-    """Just enough of an rclpy node and publisher for `_wait_for_graph`: who subscribes and publishes."""
-
-    topic_name = "/image"
-
-    def __init__(self, subscribers, publishers):
-        self.subscribers, self.publishers = subscribers, publishers
-
-    def get_subscription_count(self):
-        return self.subscribers
-
-    def count_publishers(self, topic):
-        return self.publishers.get(topic, 0)
-
-
-def test_wait_for_graph_names_only_what_is_missing(monkeypatch):
-    monkeypatch.setattr(node_bench, "DISCOVERY_TIMEOUT_S", 0.0)
-    topics = {"mask": "/bodypix/mask", "overlay": "/bodypix/overlay"}
-    ready = GraphStub(1, {"/bodypix/mask": 1, "/bodypix/overlay": 1})
-    node_bench._wait_for_graph(ready, ready, topics, log=pytest.fail)
-
-    logged = []
-    stub = GraphStub(1, {"/bodypix/mask": 1})
-    with pytest.raises(CliError) as error:
-        node_bench._wait_for_graph(stub, stub, topics, log=logged.append)
-    message = str(error.value)
-    assert "nothing publishes /bodypix/overlay" in message and "/bodypix/mask" not in message
-    assert "subscribes" not in message and len(logged) == 1
