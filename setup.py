@@ -19,11 +19,13 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(exclude=["test", "test.*"]),
+    package_data={f"{PACKAGE}.ros": ["fastdds_large_images.xml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config",
+         glob("config/*.yaml") + [f"{PACKAGE}/ros/fastdds_large_images.xml"]),
     ],
     install_requires=[
         "numpy>=1.21",

@@ -34,6 +34,7 @@ from bodypix_ros.errors import ModelError  # noqa: E402
 from bodypix_ros.ros import node as segment_node  # noqa: E402
 from bodypix_ros.ros.image_codec import byte_array, color_fields  # noqa: E402
 from bodypix_ros.ros.outputs import output_messages  # noqa: E402
+from bodypix_ros.ros.runtime import diagnostic_name  # noqa: E402
 from bodypix_ros.ros.params import live_config  # noqa: E402
 
 OUTPUTS = ("mask", "part_labels", "instances", "overlay")
@@ -107,7 +108,7 @@ class Harness:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
-        assert self.spin_until(lambda: self.input.get_subscription_count() > 0
+        assert self.spin_until(lambda: self.input.get_subscription_count() > (0 if outputs else -1)
                                and all(self.node.output_publishers[name].get_subscription_count() > 0
                                        for name in outputs)), "topics did not connect"
 
@@ -202,19 +203,29 @@ def test_an_invalid_value_is_refused_with_a_reason_and_the_old_value_stays(
     assert harness.node.live == before_live
 
 
-def test_no_inference_without_subscribers_then_only_what_is_subscribed(
+def test_no_input_subscription_without_output_subscribers_then_only_what_is_subscribed(
         context, counting_engine, frame_rgb, harnesses):
     harness = Harness(context, counting_engine, outputs=())
     harnesses.append(harness)
-    for index in range(3):
-        harness.input.publish(image_message(frame_rgb, sec=index + 1))
-        assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).skipped > index)
-    assert counting_engine.calls == []
-    watcher = Harness(context, counting_engine, outputs=("mask",))
-    harnesses.append(watcher)
-    watcher.input.publish(image_message(frame_rgb))
-    assert watcher.spin_until(lambda: watcher.received["mask"])
-    assert [call[2] for call in counting_engine.calls] == [{"part_labels": False, "instances": False}]
+    input_topic = f"{harness.namespace}/image"
+    harness.spin_until(lambda: False, timeout=3 * segment_node.SUBSCRIBER_POLL_S)
+    assert harness.node.count_subscribers(input_topic) == 0
+    watcher = rclpy.create_node("watcher", context=context, namespace=harness.namespace)
+    masks = []
+    subscription = watcher.create_subscription(Image, f"{harness.namespace}/bodypix/mask",
+                                               masks.append, RELIABLE)
+    harness.executor.add_node(watcher)
+    try:
+        assert harness.spin_until(lambda: harness.input.get_subscription_count() == 1)
+        harness.input.publish(image_message(frame_rgb))
+        assert harness.spin_until(lambda: masks)
+        assert [call[2] for call in counting_engine.calls] == [{"part_labels": False,
+                                                                "instances": False}]
+        watcher.destroy_subscription(subscription)
+        assert harness.spin_until(lambda: harness.input.get_subscription_count() == 0)
+    finally:
+        harness.executor.remove_node(watcher)
+        watcher.destroy_node()
 
 
 def test_unsupported_encoding_is_dropped_and_counted(context, counting_engine, harnesses):
@@ -314,9 +325,10 @@ def test_diagnostics_report_the_model_and_rates(context, counting_engine, harnes
     harnesses.append(harness)
     arrays = []
     harness.client.create_subscription(DiagnosticArray, "/diagnostics", arrays.append, 10)
-    assert harness.spin_until(lambda: any(status.name.startswith("bodypix")
+    name = diagnostic_name(harness.node.get_fully_qualified_name())  # this harness's node only
+    assert harness.spin_until(lambda: any(status.name == name
                                           for array in arrays for status in array.status))
-    status = next(status for array in arrays for status in array.status if status.name.startswith("bodypix"))
+    status = next(status for array in arrays for status in array.status if status.name == name)
     values = {value.key: value.value for value in status.values}
     assert values["model"] == counting_engine.model_name
     assert "input rate (Hz)" in values and "end-to-end latency p95 (ms)" in values
@@ -333,7 +345,8 @@ def test_parameters_are_declared_with_ranges_and_read_only(context, counting_eng
     assert node.live == live_config(parameter_defaults())
 
 
-def test_a_bad_model_stops_start_up_with_exit_code_1(context):
+def test_a_bad_model_stops_start_up_with_exit_code_1(context, monkeypatch):
+    monkeypatch.delenv("FASTRTPS_DEFAULT_PROFILES_FILE", raising=False)  # main() sets it
     with pytest.raises(ModelError):
         segment_node.SegmentNode(context=context, namespace="/bodypix_bad_model",
                                  parameter_overrides=[Parameter("model", value="no_such_model")])

@@ -9,12 +9,16 @@ from bodypix_ros.ros.runtime import (
     DIAGNOSTIC_ERROR,
     DIAGNOSTIC_OK,
     DIAGNOSTIC_WARN,
+    FASTDDS_PROFILE,
     LatencyWindow,
     LatestFrameSlot,
     NodeStats,
     RateLimiter,
     RateMeter,
     diagnostic_report,
+    fastdds_profile_variable,
+    input_subscription_change,
+    lost_frames_hint,
     rcl_error_reason,
     stamp_age_ms,
 )
@@ -228,3 +232,37 @@ def test_rcl_error_reason_is_one_line_without_source_locations():
                "/project/src/rcl/arguments.c:415")
     assert rcl_error_reason(message) == ("failed to initialize rcl: Couldn't parse params file: "
                                          "'--params-file x.yaml'. Error: Error opening YAML file")
+
+
+@pytest.mark.parametrize("subscribed, counts, change", [
+    (False, {"mask": 0, "overlay": 0}, None),
+    (False, {"mask": 0, "overlay": 2}, True),
+    (True, {"mask": 1, "overlay": 0}, None),
+    (True, {"mask": 0, "overlay": 0}, False),
+    (True, {}, False),
+])
+def test_the_input_is_subscribed_exactly_while_an_output_has_a_subscriber(subscribed, counts, change):
+    assert input_subscription_change(subscribed, counts) is change
+
+
+def test_the_node_uses_the_bundled_fastdds_profile_unless_one_is_chosen():
+    assert FASTDDS_PROFILE.is_file() and "<segment_size>" in FASTDDS_PROFILE.read_text()
+    assert fastdds_profile_variable({}) == ("FASTRTPS_DEFAULT_PROFILES_FILE", str(FASTDDS_PROFILE))
+    assert fastdds_profile_variable({"RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}) is not None
+    assert fastdds_profile_variable({"FASTRTPS_DEFAULT_PROFILES_FILE": "/mine.xml"}) is None
+    assert fastdds_profile_variable({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"}) is None
+    assert fastdds_profile_variable({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) is None
+    assert str(FASTDDS_PROFILE) in lost_frames_hint()
+
+
+def test_lost_and_rate_limited_frames_are_counted_apart():
+    stats = NodeStats()
+    stats.frame_received(0.0, dropped_older=False)
+    stats.frame_received(0.1, dropped_older=True)
+    stats.frame_received(0.2, dropped_older=True, rate_limited=True)
+    stats.frame_received(0.3, dropped_older=False, rate_limited=True)
+    stats.frames_lost(3)
+    snapshot = stats.snapshot(0.3)
+    assert (snapshot.received, snapshot.dropped, snapshot.rate_limited, snapshot.lost) == (4, 1, 1, 3)
+    values = dict(diagnostic_report(snapshot, "model", subscribed=True).values)
+    assert values["frames lost in transport"] == "3" and values["frames dropped (rate limit)"] == "1"

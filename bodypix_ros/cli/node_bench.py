@@ -50,6 +50,7 @@ DRAIN_S = 2.0
 DISCOVERY_TIMEOUT_S = 60.0
 """Seconds to wait for the node (it loads TensorFlow and the model before it subscribes)."""
 NODE_COUNTS = {"received": "frames received", "processed": "frames processed",
+               "lost": "frames lost in transport",
                "replaced": "frames dropped (replaced by newer)",
                "rate_limited": "frames dropped (rate limit)",
                "skipped": "frames skipped (no subscriber)", "rejected": "frames rejected",

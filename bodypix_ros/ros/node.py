@@ -12,6 +12,7 @@ answered while a frame is being processed.
 """
 
 import functools
+import os
 import threading
 import time
 
@@ -71,13 +72,19 @@ from bodypix_ros.ros.runtime import (
     RateLimiter,
     diagnostic_name,
     diagnostic_report,
+    fastdds_profile_variable,
+    input_subscription_change,
+    lost_frames_hint,
     rcl_error_reason,
     stamp_age_ms,
 )
 
 NODE_NAME = "bodypix"
 DIAGNOSTICS_PERIOD_S = 1.0
+SUBSCRIBER_POLL_S = 0.25
+"""How often the output subscriber counts are checked to (un)subscribe the input."""
 LOG_THROTTLE_S = 5.0
+LOST_HINT_THROTTLE_S = 60.0
 _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
 
@@ -121,30 +128,27 @@ class SegmentNode(Node):
                                   for name, topic in startup.output_topics.items()}
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
-        input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
-                               reliability=_RELIABILITY[startup.qos_reliability],
-                               durability=DurabilityPolicy.VOLATILE)
-        topic = startup.subscribed_topic
+        self._input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=startup.qos_depth,
+                                     reliability=_RELIABILITY[startup.qos_reliability],
+                                     durability=DurabilityPolicy.VOLATILE)
         if startup.input_transport == "compressed":
-            message_type, decode = CompressedImage, decode_compressed
+            self._input_type, decode = CompressedImage, decode_compressed
         else:
-            message_type, decode = Image, decode_image
+            self._input_type, decode = Image, decode_image
         self._decode = functools.partial(decode, max_pixels=startup.max_input_pixels)
+        self._input_topic = self.resolve_topic_name(startup.subscribed_topic)
         self._qos_reliability = startup.qos_reliability
-        try:
-            self._input_subscription = self.create_subscription(
-                message_type, topic, self._on_image, input_qos,
-                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos))
-        except UnsupportedEventTypeError:  # middleware without QoS events: Humble raises, Iron+ skips
-            self._input_subscription = self.create_subscription(message_type, topic, self._on_image,
-                                                                input_qos)
+        self._input_subscription = None
+        self._update_input_subscription()
+        self.create_timer(SUBSCRIBER_POLL_S, self._update_input_subscription)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="bodypix_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"model {self.engine.model_name}; input {self._input_subscription.topic_name} "
-            f"({message_type.__name__}, {startup.qos_reliability}); outputs: "
+            f"model {self.engine.model_name}; input {self._input_topic} "
+            f"({self._input_type.__name__}, {startup.qos_reliability}; subscribed while an output "
+            f"has a subscriber); outputs: "
             + ", ".join(publisher.topic_name for publisher in self.output_publishers.values()))
 
     def _check_topic_names(self, startup) -> None:
@@ -167,6 +171,28 @@ class SegmentNode(Node):
         self.get_logger().error(
             f"a callback raised {reason} (e.g. rclpy serving a peer's malformed request); "
             f"the node goes on", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _update_input_subscription(self) -> None:
+        """Subscribe to the input when the first output gets a subscriber, unsubscribe when the
+        last one leaves (polled every SUBSCRIBER_POLL_S)."""
+        counts = {name: publisher.get_subscription_count()
+                  for name, publisher in self.output_publishers.items()}
+        change = input_subscription_change(self._input_subscription is not None, counts)
+        if change is True:
+            self._input_subscription = self._subscribe_input()
+        elif change is False:
+            self.destroy_subscription(self._input_subscription)
+            self._input_subscription = None
+
+    def _subscribe_input(self):
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos,
+                                            message_lost=self._on_message_lost)
+        try:
+            return self.create_subscription(self._input_type, self._input_topic, self._on_image,
+                                            self._input_qos, event_callbacks=events)
+        except UnsupportedEventTypeError:  # middleware without QoS events: Humble raises
+            return self.create_subscription(self._input_type, self._input_topic, self._on_image,
+                                            self._input_qos)
 
     def destroy_node(self):
         """Stop the worker, then destroy the node."""
@@ -196,10 +222,16 @@ class SegmentNode(Node):
         if replaced:
             self._frame_lost("a frame was dropped: the node fell behind")
 
+    def _on_message_lost(self, status) -> None:
+        self.stats.frames_lost(status.total_count_change)
+        self.get_logger().warning(
+            f"{status.total_count} input frames lost in transport so far: {lost_frames_hint()}",
+            throttle_duration_sec=LOST_HINT_THROTTLE_S)
+
     def _on_incompatible_qos(self, event) -> None:
         policy = qos_policy_name_from_kind(event.last_policy_kind)
         self.get_logger().warning(
-            f"a publisher on {self._input_subscription.topic_name} offers QoS incompatible with this "
+            f"a publisher on {self._input_topic} offers QoS incompatible with this "
             f"{self._qos_reliability} subscription (policy {policy}); no frames arrive from it. Set the "
             f"parameter qos_reliability to best_effort (params file or -p qos_reliability:=best_effort), "
             f"which matches any publisher.",
@@ -334,6 +366,9 @@ def spin(node: SegmentNode, executor) -> None:
 
 def main(args=None) -> int:
     """`ros2 run bodypix_ros segment_node`: 0 on Ctrl-C/shutdown, 1 on a start-up error."""
+    profile = fastdds_profile_variable(os.environ)
+    if profile is not None:
+        os.environ[profile[0]] = profile[1]
     try:
         rclpy.init(args=args)
     except RuntimeError as error:  # rclpy's RCLError: malformed --ros-args, unreadable params file
@@ -345,6 +380,9 @@ def main(args=None) -> int:
     exit_code = 0
     try:
         node = SegmentNode()
+        if profile is not None:
+            node.get_logger().info(f"Fast DDS profile for large images: {profile[1]} (set "
+                                   f"{profile[0]} to use your own)")
         spin(node, SingleThreadedExecutor())
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -7,12 +7,17 @@ Times are seconds from one monotonic clock chosen by the caller; latencies are m
 import re
 import threading
 from collections import deque
-from typing import Deque, List, NamedTuple, Optional, Tuple
+from pathlib import Path
+from typing import Deque, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 DIAGNOSTIC_OK, DIAGNOSTIC_WARN, DIAGNOSTIC_ERROR = 0, 1, 2
 """diagnostic_msgs/DiagnosticStatus levels."""
+FASTDDS_PROFILE = Path(__file__).with_name("fastdds_large_images.xml")
+"""Fast DDS profile for large images: a 16 MB shared-memory segment, 4 MB socket buffers."""
+FASTDDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+FASTDDS_RMWS = ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp")
 
 
 class LatestFrameSlot:
@@ -133,6 +138,7 @@ class LatencyWindow:
 class StatsSnapshot(NamedTuple):
     """The node's statistics at one moment. Rates in Hz, latencies in ms (None = no sample yet).
 
+    lost: frames the middleware reported lost before they reached the node (message_lost);
     dropped: frames replaced by a newer one while the worker was busy; rate_limited: frames
     replaced while the worker waited for max_rate; skipped: frames not
     processed because no output had a subscriber; rejected: frames that could not be
@@ -147,6 +153,7 @@ class StatsSnapshot(NamedTuple):
     end_to_end_ms: Tuple[Optional[float], Optional[float]]
     received: int
     processed: int
+    lost: int
     dropped: int
     rate_limited: int
     skipped: int
@@ -172,8 +179,9 @@ class NodeStats:
         self._callback_errors = RateMeter(window_s)
         self._processing = LatencyWindow(samples)
         self._end_to_end = LatencyWindow(samples)
-        self._counts = {"received": 0, "processed": 0, "dropped": 0, "rate_limited": 0,
-                        "skipped": 0, "rejected": 0, "failed": 0, "callback_errors": 0}
+        self._counts = {"received": 0, "processed": 0, "lost": 0, "dropped": 0,
+                        "rate_limited": 0, "skipped": 0, "rejected": 0, "failed": 0,
+                        "callback_errors": 0}
         self._last_input: Optional[float] = None
         self._last_problem = ""
 
@@ -185,6 +193,11 @@ class NodeStats:
             self._last_input = now
             self._counts["received"] += 1
             self._counts["rate_limited" if rate_limited else "dropped"] += dropped_older
+
+    def frames_lost(self, count: int) -> None:
+        """The middleware reported `count` more input frames lost in transport."""
+        with self._lock:
+            self._counts["lost"] += count
 
     def frame_skipped(self) -> None:
         """A frame was not processed because no output had a subscriber."""
@@ -272,6 +285,7 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
         ("end-to-end latency p95 (ms)", _milliseconds(stats.end_to_end_ms[1])),
         ("frames received", str(stats.received)),
         ("frames processed", str(stats.processed)),
+        ("frames lost in transport", str(stats.lost)),
         ("frames dropped (replaced by newer)", str(stats.dropped)),
         ("frames dropped (rate limit)", str(stats.rate_limited)),
         ("frames skipped (no subscriber)", str(stats.skipped)),
@@ -280,6 +294,34 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
         ("callbacks failed (e.g. malformed requests)", str(stats.callback_errors)),
     ]
     return DiagnosticReport(level, message, values)
+
+
+def input_subscription_change(subscribed: bool,
+                              subscriber_counts: Mapping[str, int]) -> Optional[bool]:
+    """Whether to subscribe to the input (True), unsubscribe (False) or leave it (None), given
+    whether it is subscribed and output name -> subscriber count: subscribed exactly while some
+    output has a subscriber, so an unwatched node costs nothing."""
+    wanted = any(count > 0 for count in subscriber_counts.values())
+    return None if wanted == subscribed else wanted
+
+
+def lost_frames_hint() -> str:
+    """What to do when input frames are lost in transport (the node's warning)."""
+    return ("images larger than the publisher's Fast DDS shared-memory segment (512 KB by "
+            "default, less than one 640x480 rgb8 frame) are lost whenever the subscriber lags. "
+            f"Start the camera driver with FASTRTPS_DEFAULT_PROFILES_FILE={FASTDDS_PROFILE} "
+            "(a larger segment), or publish reliable and set qos_reliability to reliable")
+
+
+def fastdds_profile_variable(environ: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+    """(variable, value) to set before rclpy.init so the node's own Fast DDS participant uses
+    FASTDDS_PROFILE (its outputs are 1-5 MB a frame); None when the user chose a profile file
+    or a middleware other than Fast DDS."""
+    if any(environ.get(name) for name in FASTDDS_PROFILE_VARIABLES):
+        return None
+    if environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp") not in FASTDDS_RMWS:
+        return None
+    return FASTDDS_PROFILE_VARIABLES[0], str(FASTDDS_PROFILE)
 
 
 def diagnostic_name(fully_qualified_node_name: str) -> str:
