@@ -85,7 +85,8 @@ def _rclpy_origin() -> str:
 
 
 def ros2_types():
-    """ROS 2 Humble message classes by name (e.g. 'sensor_msgs/msg/Image') from rosbags; skips without it."""
+    """ROS 2 Humble message classes by name ('sensor_msgs/msg/Image') from rosbags; skips
+    without it."""
     typesys = pytest.importorskip("rosbags.typesys",
                                   reason="rosbags provides ROS 2 message types without ROS")
     return typesys.get_typestore(typesys.Stores.ROS2_HUMBLE).types
@@ -106,8 +107,10 @@ def live_defaults() -> dict:
 
 
 def run_cli(capsys, command: str, *arguments):
-    """`bodypix-ros COMMAND ARGUMENTS` on the shared models -> (exit status, stdout lines, stderr lines);
-    argparse's exit on a malformed command line is returned as its status."""
+    """`bodypix-ros COMMAND ARGUMENTS` on the shared models -> (status, stdout, stderr lines).
+
+    argparse's exit on a malformed command line is returned as its status.
+    """
     from bodypix_ros.cli.main import main
 
     try:

@@ -39,7 +39,8 @@ def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
     assert list(theirs["stages"]) == list(bench.TF_BODYPIX_STAGES)
     assert "persons" in persons["stages"] and persons["persons"] >= 1 and "persons" not in ours
     for pipeline in (ours, theirs, persons):
-        for summary in [*pipeline["stages"].values(), pipeline["end_to_end"], pipeline["post_network"]]:
+        for summary in [*pipeline["stages"].values(), pipeline["end_to_end"],
+                        pipeline["post_network"]]:
             assert 0 < summary["median_ms"] <= summary["p95_ms"]
         assert pipeline["end_to_end"]["median_ms"] >= pipeline["post_network"]["median_ms"]
     ratio = row["ratio"]
@@ -47,10 +48,12 @@ def test_bench_smoke_writes_table_json_and_chart(tmp_path, capsys):
     assert ratio["end_to_end"] == pytest.approx(expected, rel=1e-2)
     assert ratio["throughput"] == pytest.approx(1 / expected, rel=1e-2)
     network_alone = row[bench.NETWORK_ALONE]
-    assert list(network_alone["stages"]) == ["network"] and network_alone["end_to_end"]["median_ms"] > 0
+    assert list(network_alone["stages"]) == ["network"]
+    assert network_alone["end_to_end"]["median_ms"] > 0
     expected = (ours["end_to_end"]["median_ms"] - network_alone["end_to_end"]["median_ms"]) / \
         network_alone["end_to_end"]["median_ms"]
-    # A difference of two medians from two iterations: its sign is noise, so only the arithmetic is checked.
+    # A difference of two medians from two iterations: its sign is noise, so only the arithmetic
+    # is checked.
     assert ratio["non_network_per_network"] == pytest.approx(expected, rel=1e-2, abs=1e-3)
 
     with Image.open(chart_path) as chart:
@@ -96,16 +99,17 @@ def test_all_local_lists_the_official_models_present(tmp_path):
         path = tmp_path / spec.relative_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
-    assert bench.models_to_bench(bench.ALL_LOCAL, str(tmp_path)) == [spec.name for spec in present]
-    assert bench.models_to_bench(bench.ALL_LOCAL, tmp_path.as_uri()) == [spec.name for spec in present]
+    names = [spec.name for spec in present]
+    assert bench.models_to_bench(bench.ALL_LOCAL, str(tmp_path)) == names
+    assert bench.models_to_bench(bench.ALL_LOCAL, tmp_path.as_uri()) == names
     assert bench.models_to_bench("a, b,a", None) == ["a", "b"]
     with pytest.raises(UsageError, match="local"):
         bench.models_to_bench(bench.ALL_LOCAL, "https://example.com/models")
 
 
 def test_summaries_keep_stage_order_and_ratios_compare_medians():
-    runs = [{"preprocess": 1.0, "network": 10.0 + i, "mask": 2.0, "end_to_end": 20.0 + i, "post_network": 9.0}
-            for i in range(5)]
+    runs = [{"preprocess": 1.0, "network": 10.0 + i, "mask": 2.0, "end_to_end": 20.0 + i,
+             "post_network": 9.0} for i in range(5)]
     summary = bench.summarize_pipeline(runs, [3, 3, 4, 3, 3])
     assert list(summary["stages"]) == ["preprocess", "network", "mask"]
     assert summary["stages"]["network"]["median_ms"] == 12.0
@@ -121,10 +125,12 @@ def test_bench_without_tf_bodypix_says_what_to_install(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tf_bodypix", None)
     monkeypatch.setitem(sys.modules, "tf_bodypix.model", None)
     status = main(["bench", "--models", DEFAULT_MODEL, "--model-base-url", str(MODELS),
-                   "--image", str(SHARED / bench.SHARED_PHOTO), "--sizes", "64x48", "--iterations", "1"])
+                   "--image", str(SHARED / bench.SHARED_PHOTO), "--sizes", "64x48",
+                   "--iterations", "1"])
     assert status == 1
     assert capsys.readouterr().err.splitlines() == [
-        "bodypix-ros: error: bench compares with tf-bodypix, which is not installed: pip install tf-bodypix"]
+        "bodypix-ros: error: bench compares with tf-bodypix, which is not installed: "
+        "pip install tf-bodypix"]
 
 
 ONEDNN_CPU_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"}
@@ -147,7 +153,7 @@ def test_onednn_state_follows_the_environment_or_the_cpu():
 
 def test_chart_title_names_the_backend():
     report = {"backend": "tflite", "internal_resolution": 0.5, "iterations": 30,
-              "environment": {"bodypix_ros": "0.1.0", "tf_bodypix": "0.4.2", "tensorflow": "2.21.0",
-                              "cpu_count": 2, "cpu": "EPYC"}}
+              "environment": {"bodypix_ros": "0.1.0", "tf_bodypix": "0.4.2",
+                              "tensorflow": "2.21.0", "cpu_count": 2, "cpu": "EPYC"}}
     title = bench.chart_title(report)
     assert "tflite backend" in title and "0.5" in title and "30 iterations" in title

@@ -38,7 +38,8 @@ def test_delivery_report_counts_frames_with_every_output():
     assert report["received_per_output"] == {"mask": 3, "overlay": 2}
     assert report["drop_rate"] == 0.5 and report["throughput_hz"] == 5.0
     assert report["input_hz"] == 10.0
-    assert report["latency_ms"]["p50"] == pytest.approx(40.0) and report["latency_ms"]["max"] == 50.0
+    assert report["latency_ms"]["p50"] == pytest.approx(40.0)
+    assert report["latency_ms"]["max"] == 50.0
     assert node_bench.delivery_report([], {}, ["mask"], 1.0)["latency_ms"] is None
 
 
@@ -92,8 +93,8 @@ def test_summary_shows_every_figure():
 
 
 def test_node_command_passes_model_and_node_parameters():
-    args = node_bench_args("--model-base-url", "/models", "--node-param", "qos_reliability:=reliable",
-                           "--node-param", "max_rate:=10.0")
+    args = node_bench_args("--model-base-url", "/models", "--node-param",
+                           "qos_reliability:=reliable", "--node-param", "max_rate:=10.0")
     command = node_bench.node_command(args, "/ns")
     assert command[:3] == [sys.executable, "-m", "bodypix_ros.ros.node"]
     pairs = [command[i + 1] for i, word in enumerate(command) if word in ("-p", "-r")]
@@ -125,7 +126,8 @@ def test_proc_stat_cpu_time_matches_the_process_own_count():
 def test_bench_node_without_ros_says_what_to_do(capsys, monkeypatch):
     require_shared()
     monkeypatch.setitem(sys.modules, "rclpy", None)  # as if ROS were not installed
-    assert main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--duration", "1"]) == 1
+    status = main(["bench-node", "--image", str(SHARED / bench.SHARED_PHOTO), "--duration", "1"])
+    assert status == 1
     assert "needs ROS 2" in capsys.readouterr().err
 
 

@@ -34,14 +34,15 @@ from bodypix_ros.errors import ModelError  # noqa: E402
 from bodypix_ros.ros import node as segment_node  # noqa: E402
 from bodypix_ros.ros.image_codec import byte_array, color_fields  # noqa: E402
 from bodypix_ros.ros.outputs import output_messages  # noqa: E402
-from bodypix_ros.ros.runtime import diagnostic_name  # noqa: E402
 from bodypix_ros.ros.params import live_config  # noqa: E402
+from bodypix_ros.ros.runtime import diagnostic_name  # noqa: E402
 
 OUTPUTS = ("mask", "part_labels", "instances", "overlay")
 """The outputs whose content every frame has (the anonymized output is tested apart)."""
 WAIT_S = 120.0
 """Upper bound of every wait for a condition (model warm-up on a slow CI machine included)."""
-RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                      reliability=ReliabilityPolicy.RELIABLE)
 _namespaces = itertools.count()
 
 
@@ -89,11 +90,13 @@ class Harness:
     """A SegmentNode plus a client node that publishes input and records outputs, one executor."""
 
     def __init__(self, context, engine, outputs=OUTPUTS, **parameters):
-        self.namespace = f"/bodypix_test_{os.getpid()}_{next(_namespaces)}"  # apart from other runs
+        # apart from other runs on the domain
+        self.namespace = f"/bodypix_test_{os.getpid()}_{next(_namespaces)}"
         overrides = {"qos_reliability": "reliable", **parameters}
         self.node = segment_node.SegmentNode(
             engine=engine, context=context, namespace=self.namespace,
-            parameter_overrides=[Parameter(name, value=value) for name, value in overrides.items()])
+            parameter_overrides=[Parameter(name, value=value)
+                                 for name, value in overrides.items()])
         self.client = rclpy.create_node("client", context=context, namespace=self.namespace)
         compressed = overrides.get("input_transport") == "compressed"
         self.input = self.client.create_publisher(
@@ -101,16 +104,21 @@ class Harness:
             f"{self.namespace}/image" + ("/compressed" if compressed else ""), RELIABLE)
         self.received = {name: [] for name in outputs}
         for name in outputs:
-            self.client.create_subscription(Image, f"{self.namespace}/bodypix/{name}",
-                                            lambda message, name=name: self.received[name].append(message),
-                                            RELIABLE)
-        self.parameters = self.client.create_client(SetParameters, f"{self.namespace}/bodypix/set_parameters")
+            self.client.create_subscription(
+                Image, f"{self.namespace}/bodypix/{name}",
+                lambda message, name=name: self.received[name].append(message), RELIABLE)
+        self.parameters = self.client.create_client(
+            SetParameters, f"{self.namespace}/bodypix/set_parameters")
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
-        assert self.spin_until(lambda: self.input.get_subscription_count() > (0 if outputs else -1)
-                               and all(self.node.output_publishers[name].get_subscription_count() > 0
-                                       for name in outputs)), "topics did not connect"
+        publishers = self.node.output_publishers
+
+        def connected():  # the node subscribes to the input only while an output is watched
+            watched = all(publishers[name].get_subscription_count() > 0 for name in outputs)
+            return watched and (not outputs or self.input.get_subscription_count() > 0)
+
+        assert self.spin_until(connected), "topics did not connect"
 
     def spin_until(self, condition, timeout=WAIT_S) -> bool:
         deadline = time.monotonic() + timeout
@@ -121,7 +129,8 @@ class Harness:
     def set_parameter(self, name, value):
         """`ros2 param set` through the node's set_parameters service -> SetParametersResult."""
         assert self.spin_until(lambda: self.parameters.service_is_ready())
-        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()])
         future = self.parameters.call_async(request)
         assert self.spin_until(future.done)
         return future.result().results[0]
@@ -147,7 +156,8 @@ def image_message(rgb, sec=1700000123, nanosec=456789, frame_id="camera_optical"
     return output_messages(Image, header, fields, byte_array)["input"]
 
 
-def test_every_output_carries_the_input_stamp_and_size(context, counting_engine, frame_rgb, harnesses):
+def test_every_output_carries_the_input_stamp_and_size(context, counting_engine, frame_rgb,
+                                                        harnesses):
     harness = Harness(context, counting_engine, **{"multi_person.enabled": True})
     harnesses.append(harness)
     message = image_message(frame_rgb)
@@ -165,7 +175,8 @@ def test_every_output_carries_the_input_stamp_and_size(context, counting_engine,
     assert len(counting_engine.calls) == 1 and counting_engine.calls[0][2]["instances"]
 
 
-def test_a_live_parameter_applies_to_the_next_frame(context, counting_engine, frame_rgb, harnesses):
+def test_a_live_parameter_applies_to_the_next_frame(context, counting_engine, frame_rgb,
+                                                     harnesses):
     harness = Harness(context, counting_engine, outputs=("mask",))
     harnesses.append(harness)
     result = harness.set_parameter("segmentation_threshold", 0.55)
@@ -238,7 +249,8 @@ def test_unsupported_encoding_is_dropped_and_counted(context, counting_engine, h
     assert counting_engine.calls == [] and harness.received["mask"] == []
 
 
-def test_a_failing_frame_is_reported_and_the_worker_goes_on(context, counting_engine, frame_rgb, harnesses):
+def test_a_failing_frame_is_reported_and_the_worker_goes_on(context, counting_engine, frame_rgb,
+                                                            harnesses):
     counting_engine.failures_left = 1
     harness = Harness(context, counting_engine, outputs=("mask",))
     harnesses.append(harness)
@@ -297,7 +309,8 @@ def test_fail_closed_stops_the_anonymized_output_until_set_again(
 
 
 def test_destroy_node_stops_the_worker(context, counting_engine):
-    node = segment_node.SegmentNode(engine=counting_engine, context=context, namespace="/bodypix_destroy")
+    node = segment_node.SegmentNode(engine=counting_engine, context=context,
+                                    namespace="/bodypix_destroy")
     worker = node._worker
     assert worker.is_alive()
     node.destroy_node()
@@ -307,7 +320,8 @@ def test_destroy_node_stops_the_worker(context, counting_engine):
 def test_compressed_transport(context, counting_engine, frame_rgb, harnesses):
     import cv2
 
-    harness = Harness(context, counting_engine, outputs=("mask", "overlay"), input_transport="compressed")
+    harness = Harness(context, counting_engine, outputs=("mask", "overlay"),
+                      input_transport="compressed")
     harnesses.append(harness)
     ok, png = cv2.imencode(".png", np.ascontiguousarray(frame_rgb[:, :, ::-1]))
     message = CompressedImage(format="rgb8; png compressed bgr8")
@@ -317,7 +331,8 @@ def test_compressed_transport(context, counting_engine, frame_rgb, harnesses):
     assert harness.spin_until(lambda: harness.received["mask"] and harness.received["overlay"])
     assert harness.received["mask"][0].header.stamp.sec == 42
     assert harness.received["overlay"][0].encoding == "rgb8"
-    assert (harness.received["mask"][0].height, harness.received["mask"][0].width) == frame_rgb.shape[:2]
+    mask = harness.received["mask"][0]
+    assert (mask.height, mask.width) == frame_rgb.shape[:2]
 
 
 def test_diagnostics_report_the_model_and_rates(context, counting_engine, harnesses):
@@ -351,7 +366,8 @@ def test_a_bad_model_stops_start_up_with_exit_code_1(context, monkeypatch):
         segment_node.SegmentNode(context=context, namespace="/bodypix_bad_model",
                                  parameter_overrides=[Parameter("model", value="no_such_model")])
     assert segment_node.main(["segment_node", "--ros-args", "-p", "model:=no_such_model"]) == 1
-    assert segment_node.main(["segment_node", "--ros-args", "-p", "max_rate:=10"]) == 1  # int for a double
+    # an integer for a double parameter
+    assert segment_node.main(["segment_node", "--ros-args", "-p", "max_rate:=10"]) == 1
 
 
 def test_a_malformed_parameter_request_does_not_stop_the_node(counting_engine):

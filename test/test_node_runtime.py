@@ -55,7 +55,7 @@ def test_a_slow_consumer_sees_the_newest_frames_in_order_and_every_frame_is_acco
 
     def consume():
         while True:
-            finished = done.is_set()  # read before take(): a put just after a timed-out take is not lost
+            finished = done.is_set()  # read before take(): a put after a timed-out take is kept
             item = slot.take(timeout=0.05)
             if item is not None:
                 taken.append(item)
@@ -84,7 +84,8 @@ def test_rate_limiter_waits_for_the_next_period():
 
 
 def simulate_worker(max_rate, camera_hz=30.0, seconds=20.0, jitter_s=0.0):
-    """The worker on a camera: a frame is processed whenever the limiter allows it. -> accepted times."""
+    """The worker on a camera: a frame is processed whenever the limiter allows it -> accepted
+    times."""
     rng = np.random.default_rng(4)
     limiter, accepted = RateLimiter(), []
     for index in range(int(seconds * camera_hz)):
@@ -150,13 +151,15 @@ def test_stamp_age_from_the_header_stamp():
 
 
 def run_camera(stats: NodeStats, seconds=3.0, rate=20.0):
-    """Frames at `rate`; even ones processed, odd ones replaced by the next (dropped). -> end time."""
+    """Frames at `rate`; even ones processed, odd ones replaced by the next (dropped) -> end
+    time."""
     now = 0.0
     for index in range(int(seconds * rate)):
         now = index / rate
         stats.frame_received(now, dropped_older=index % 2 == 0 and index > 0)
         if index % 2 == 1:
-            stats.frame_processed(now + 0.01, processing_ms=80.0 + index % 5, end_to_end_ms=120.0 + index % 7)
+            stats.frame_processed(now + 0.01, processing_ms=80.0 + index % 5,
+                                  end_to_end_ms=120.0 + index % 7)
     return now
 
 
@@ -178,7 +181,8 @@ def test_stats_snapshot_counts_rates_and_latencies():
 def test_diagnostics_ok_while_segmenting_with_every_value():
     stats = NodeStats()
     end = run_camera(stats)
-    report = diagnostic_report(stats.snapshot(end + 0.01), "mobilenet_quant2_075_stride16", subscribed=True)
+    report = diagnostic_report(stats.snapshot(end + 0.01), "mobilenet_quant2_075_stride16",
+                               subscribed=True)
     assert report.level == DIAGNOSTIC_OK and report.message == "segmenting"
     values = dict(report.values)
     assert values["model"] == "mobilenet_quant2_075_stride16"
@@ -241,7 +245,7 @@ def test_rcl_error_reason_is_one_line_without_source_locations():
     (True, {"mask": 0, "overlay": 0}, False),
     (True, {}, False),
 ])
-def test_the_input_is_subscribed_exactly_while_an_output_has_a_subscriber(subscribed, counts, change):
+def test_the_input_is_subscribed_exactly_while_an_output_is_watched(subscribed, counts, change):
     assert input_subscription_change(subscribed, counts) is change
 
 
@@ -263,6 +267,8 @@ def test_lost_and_rate_limited_frames_are_counted_apart():
     stats.frame_received(0.3, dropped_older=False, rate_limited=True)
     stats.frames_lost(3)
     snapshot = stats.snapshot(0.3)
-    assert (snapshot.received, snapshot.dropped, snapshot.rate_limited, snapshot.lost) == (4, 1, 1, 3)
+    counts = (snapshot.received, snapshot.dropped, snapshot.rate_limited, snapshot.lost)
+    assert counts == (4, 1, 1, 3)
     values = dict(diagnostic_report(snapshot, "model", subscribed=True).values)
-    assert values["frames lost in transport"] == "3" and values["frames dropped (rate limit)"] == "1"
+    assert values["frames lost in transport"] == "3"
+    assert values["frames dropped (rate limit)"] == "1"

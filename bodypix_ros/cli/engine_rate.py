@@ -31,8 +31,11 @@ WARMUP_FRAMES = 3
 
 
 def measure_engine_rate(engine, frame: np.ndarray, outputs, duration_s: float) -> dict:
-    """Decode + segment + output images of `frame` ((H, W, 3) uint8 RGB) in a loop for `duration_s`
-    seconds (after WARMUP_FRAMES untimed) -> {frames, frames_per_s, frame_ms: {p50, p95}}."""
+    """The engine's rate on the node's per-frame work -> {frames, frames_per_s, frame_ms}.
+
+    Decodes `frame` ((H, W, 3) uint8 RGB, as rgb8 fields), segments it and builds the `outputs`
+    images in a loop for `duration_s` seconds after WARMUP_FRAMES untimed; frame_ms: p50, p95.
+    """
     fields = color_fields(frame)
     selection = OutputSelection.of(outputs)
     live = live_config({spec.name: spec.default for spec in PARAMETERS})

@@ -56,7 +56,8 @@ NODE_COUNTS = {"received": "frames received", "processed": "frames processed",
                "skipped": "frames skipped (no subscriber)", "rejected": "frames rejected",
                "failed": "frames failed"}
 """Count name -> key of the node's diagnostic value."""
-NODE_LATENCIES = {"processing_ms": "processing latency", "node_end_to_end_ms": "end-to-end latency"}
+NODE_LATENCIES = {"processing_ms": "processing latency",
+                  "node_end_to_end_ms": "end-to-end latency"}
 
 
 # ---- ROS-free parts ----------------------------------------------------------------------------
@@ -174,10 +175,12 @@ def format_summary(report: dict) -> str:
         side and f"{side['processing_ms']['p50']} / {side['processing_ms']['p95']}")
     latency = node["latency_ms"]
     add("end-to-end ms p50 / p95", latency and f"{latency['p50']} / {latency['p95']}")
+    idle = report.get("no_subscriber", {})
     add("node CPU subscribed / no subscriber (%)",
-        f"{node.get('node_cpu_percent')} / {report.get('no_subscriber', {}).get('node_cpu_percent')}")
+        f"{node.get('node_cpu_percent')} / {idle.get('node_cpu_percent')}")
     add("headline: output / min(engine, receive)", report["headline"]["output_ratio"])
-    add("end-to-end p95 / engine ms per frame", report["headline"]["end_to_end_p95_per_engine_frame"])
+    add("end-to-end p95 / engine ms per frame",
+        report["headline"]["end_to_end_p95_per_engine_frame"])
     return "\n".join(lines)
 
 
@@ -200,7 +203,7 @@ def node_qos(node_parameters: Mapping[str, str]) -> tuple:
 
 
 def node_parameter(text: str) -> tuple:
-    """argparse type: 'NAME:=VALUE' -> (NAME, VALUE), as after `ros2 run ... -p`."""
+    """Argparse type: 'NAME:=VALUE' -> (NAME, VALUE), as after `ros2 run ... -p`."""
     name, separator, value = text.partition(":=")
     if not separator or not name:
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME:=VALUE")
@@ -238,7 +241,8 @@ def node_command(args: argparse.Namespace, namespace: str) -> List[str]:
     parameters = {"model": args.model, "backend": args.backend,
                   "model_base_url": args.model_base_url, "model_cache_dir": args.model_cache_dir,
                   **dict(args.node_param)}
-    command = [sys.executable, "-m", "bodypix_ros.ros.node", "--ros-args", "-r", f"__ns:={namespace}"]
+    command = [sys.executable, "-m", "bodypix_ros.ros.node",
+               "--ros-args", "-r", f"__ns:={namespace}"]
     for name, value in parameters.items():
         if value:
             command += ["-p", f"{name}:={value}"]
@@ -270,8 +274,12 @@ def count_frames_main() -> None:
     rclpy.init()
     node = rclpy.create_node("bodypix_bench_frame_counter")
     stamps = []
+
+    def count(message):
+        stamps.append(stamp_ns(message.header.stamp.sec, message.header.stamp.nanosec))
+
     node.create_subscription(
-        Image, topic, lambda m: stamps.append(stamp_ns(m.header.stamp.sec, m.header.stamp.nanosec)),
+        Image, topic, count,
         QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
                    reliability=getattr(ReliabilityPolicy, reliability.upper())))
     try:
@@ -284,7 +292,7 @@ def count_frames_main() -> None:
 # ---- the ROS part ------------------------------------------------------------------------------
 
 class BenchPublisher:
-    """This process's rclpy node: publishes the frame, records outputs and the node's diagnostics."""
+    """The bench's rclpy node: publishes the frame, records outputs and the node's diagnostics."""
 
     def __init__(self, frame: np.ndarray, input_topic: str, reliability: str, rate_hz: float):
         try:
@@ -297,8 +305,8 @@ class BenchPublisher:
         except ImportError as error:
             raise CliError(f"bench-node needs ROS 2 ({error.name} is not importable): install the "
                            f"`ros` extra or source /opt/ros/<distro>/setup.bash") from None
-        self._rclpy, self._qos, self._image_type = rclpy, (QoSProfile, HistoryPolicy,
-                                                           ReliabilityPolicy, DurabilityPolicy), Image
+        self._rclpy, self._image_type = rclpy, Image
+        self._qos = (QoSProfile, HistoryPolicy, ReliabilityPolicy, DurabilityPolicy)
         rclpy.init()
         self.node = rclpy.create_node("bodypix_node_bench")
         self.executor = SingleThreadedExecutor()
@@ -363,10 +371,14 @@ class BenchPublisher:
 
 def measure_receive_rate(bench: BenchPublisher, topic: str, qos: tuple, warmup_s: float,
                          duration_s: float, log) -> dict:
-    """Publish to `topic` while a subprocess that only counts frames subscribes with `qos`
-    (reliability, depth) -> {published, received, receive_hz}."""
+    """The transport's ceiling: frames/s a subprocess that only counts them receives.
+
+    Publishes to `topic` while the subprocess subscribes with `qos` (reliability, depth);
+    returns {published, received, receive_hz}.
+    """
     counter = subprocess.Popen(
-        [sys.executable, "-c", "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
+        [sys.executable, "-c",
+         "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
          topic, qos[0], str(qos[1])], stdout=subprocess.PIPE, text=True)
     try:
         _wait_for(bench, lambda: bench.publisher.get_subscription_count() > 0, counter,
@@ -441,8 +453,10 @@ def _wait_for(bench: BenchPublisher, condition, process: subprocess.Popen, probl
 
 def _wait_for_graph(node, publisher, output_topics: Mapping[str, str], log,
                     process: Optional[subprocess.Popen] = None) -> None:
-    """Wait until the node subscribes to our frames and publishes every output topic; CliError
-    naming what is missing after DISCOVERY_TIMEOUT_S or when `process` (the node) exits."""
+    """Wait until the node subscribes to our frames and publishes every output topic.
+
+    CliError naming what is missing after DISCOVERY_TIMEOUT_S or when `process` (the node) exits.
+    """
     deadline, waited = time.monotonic() + DISCOVERY_TIMEOUT_S, False
     while True:
         problems = []
@@ -461,8 +475,8 @@ def _wait_for_graph(node, publisher, output_topics: Mapping[str, str], log,
             log(f"waiting up to {DISCOVERY_TIMEOUT_S:g} s: {'; '.join(problems)}")
             waited = True
         if time.monotonic() >= deadline:
-            raise CliError(f"after {DISCOVERY_TIMEOUT_S:g} s {'; '.join(problems)}: start the node "
-                           f"first (ros2 run bodypix_ros segment_node)")
+            raise CliError(f"after {DISCOVERY_TIMEOUT_S:g} s {'; '.join(problems)}: start the "
+                           f"node first (ros2 run bodypix_ros segment_node)")
         time.sleep(0.1)
 
 
@@ -496,8 +510,9 @@ def add_node_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a parameter of the started node (repeatable), e.g. "
                              "qos_reliability:=reliable; the trivial subscriber takes its QoS")
     parser.add_argument("--outputs", type=output_list, default=",".join(DEFAULT_OUTPUTS),
-                        metavar="NAMES", help=f"outputs to subscribe to, of {', '.join(OUTPUT_NAMES)} "
-                                              f"(default: %(default)s)")
+                        metavar="NAMES",
+                        help=f"outputs to subscribe to, of {', '.join(OUTPUT_NAMES)} "
+                             f"(default: %(default)s)")
     parser.add_argument("--image", type=Path, metavar="PHOTO",
                         help="photo to publish, resized (default: as for `bench`)")
     parser.add_argument("--width", type=positive_int, default=640,
@@ -506,7 +521,8 @@ def add_node_bench_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frame height (default: %(default)s)")
     parser.add_argument("--rate", type=positive_float, default=30.0, metavar="HZ",
                         help="publish rate (default: %(default)s)")
-    parser.add_argument("--publisher-reliability", choices=QOS_RELIABILITIES, default="best_effort",
+    parser.add_argument("--publisher-reliability", choices=QOS_RELIABILITIES,
+                        default="best_effort",
                         help="QoS of the published frames (default: %(default)s, as camera "
                              "drivers' sensor-data QoS)")
     parser.add_argument("--duration", type=positive_float, default=60.0, metavar="S",
@@ -535,11 +551,12 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
     node_name = args.node.rstrip("/") if args.node_pid else f"{namespace}/bodypix"
     input_topic = args.input_topic if args.node_pid else f"{namespace}/image"
     topics = {name: f"{node_name}/{name}" for name in args.outputs}
-    report = {"settings": {"input_topic": input_topic, "outputs": topics, "rate_hz": args.rate,
-                           "duration_s": args.duration, "frame_size": f"{args.width}x{args.height}",
-                           "publisher_reliability": args.publisher_reliability,
-                           "node_parameters": parameters, "model": args.model,
-                           "fastrtps_profiles_file": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")}}
+    report = {"settings": {
+        "input_topic": input_topic, "outputs": topics, "rate_hz": args.rate,
+        "duration_s": args.duration, "frame_size": f"{args.width}x{args.height}",
+        "publisher_reliability": args.publisher_reliability, "node_parameters": parameters,
+        "model": args.model,
+        "fastrtps_profiles_file": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")}}
     bench = BenchPublisher(frame, input_topic, args.publisher_reliability, args.rate)
     process = None
     try:

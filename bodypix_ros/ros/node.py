@@ -85,7 +85,8 @@ SUBSCRIBER_POLL_S = 0.25
 """How often the output subscriber counts are checked to (un)subscribe the input."""
 LOG_THROTTLE_S = 5.0
 LOST_HINT_THROTTLE_S = 60.0
-_RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+_RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
+                "reliable": ReliabilityPolicy.RELIABLE}
 
 
 class SegmentNode(Node):
@@ -173,8 +174,7 @@ class SegmentNode(Node):
             f"the node goes on", throttle_duration_sec=LOG_THROTTLE_S)
 
     def _update_input_subscription(self) -> None:
-        """Subscribe to the input when the first output gets a subscriber, unsubscribe when the
-        last one leaves (polled every SUBSCRIBER_POLL_S)."""
+        """Subscribe to the input while an output has a subscriber (polled, SUBSCRIBER_POLL_S)."""
         counts = {name: publisher.get_subscription_count()
                   for name, publisher in self.output_publishers.items()}
         change = input_subscription_change(self._input_subscription is not None, counts)
@@ -232,9 +232,9 @@ class SegmentNode(Node):
         policy = qos_policy_name_from_kind(event.last_policy_kind)
         self.get_logger().warning(
             f"a publisher on {self._input_topic} offers QoS incompatible with this "
-            f"{self._qos_reliability} subscription (policy {policy}); no frames arrive from it. Set the "
-            f"parameter qos_reliability to best_effort (params file or -p qos_reliability:=best_effort), "
-            f"which matches any publisher.",
+            f"{self._qos_reliability} subscription (policy {policy}); no frames arrive from it. "
+            f"Set the parameter qos_reliability to best_effort (params file or "
+            f"-p qos_reliability:=best_effort), which matches any publisher.",
             throttle_duration_sec=LOG_THROTTLE_S)
 
     def _work(self) -> None:
@@ -307,8 +307,10 @@ class SegmentNode(Node):
                 f"ros2 param set {self.get_fully_qualified_name()} anonymize.fail_closed true")
 
     def _publish_diagnostics(self) -> None:
-        subscribed = any(publisher.get_subscription_count() for publisher in self.output_publishers.values())
-        report = diagnostic_report(self.stats.snapshot(time.monotonic()), self.engine.model_name, subscribed)
+        subscribed = any(publisher.get_subscription_count()
+                         for publisher in self.output_publishers.values())
+        report = diagnostic_report(self.stats.snapshot(time.monotonic()), self.engine.model_name,
+                                   subscribed)
         status = DiagnosticStatus(
             level=bytes([report.level]), name=diagnostic_name(self.get_fully_qualified_name()),
             message=report.message, hardware_id=self.engine.model_name,
@@ -329,8 +331,8 @@ def parameter_descriptor(spec: ParameterSpec) -> ParameterDescriptor:
         descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
     elif spec.value_range is not None:
         low, high = spec.value_range
-        descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high),
-                                                              step=0.0)]
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
     return descriptor
 
 
@@ -388,15 +390,17 @@ def main(args=None) -> int:
         pass
     except ModelError as error:
         get_logger(NODE_NAME).fatal(
-            f"cannot load the BodyPix model: {error}. Fix: set the `model` parameter to a valid name "
-            f"(e.g. `ros2 launch bodypix_ros segment.launch.py model:=mobilenet_quant2_075_stride16`), "
-            f"or `model_base_url` to a reachable mirror (the first run downloads the model).")
+            f"cannot load the BodyPix model: {error}. Fix: set the `model` parameter to a valid "
+            f"name (e.g. `ros2 launch bodypix_ros segment.launch.py "
+            f"model:=mobilenet_quant2_075_stride16`), or `model_base_url` to a reachable mirror "
+            f"(the first run downloads the model).")
         exit_code = 1
     except (ParameterError, InvalidParameterTypeException, InvalidParameterValueException,
             InvalidTopicNameException) as error:
         get_logger(NODE_NAME).fatal(
-            f"invalid parameter: {error}. Fix it in the params file (config/bodypix.yaml) or on the "
-            f"command line (--ros-args -p name:=value); `ros2 param describe` lists valid values.")
+            f"invalid parameter: {error}. Fix it in the params file (config/bodypix.yaml) or on "
+            f"the command line (--ros-args -p name:=value); `ros2 param describe` lists valid "
+            f"values.")
         exit_code = 1
     finally:
         if node is not None:

@@ -1,5 +1,7 @@
-"""The segment node's runtime machinery, no ROS: latest-frame slot, rate limiter,
-rate and latency statistics, and the values of its diagnostics.
+"""The segment node's runtime machinery, no ROS.
+
+Latest-frame slot, rate limiter, rate and latency statistics, the values of its diagnostics,
+when to hold the input subscription, and its Fast DDS profile.
 
 Times are seconds from one monotonic clock chosen by the caller; latencies are milliseconds.
 """
@@ -40,7 +42,7 @@ class LatestFrameSlot:
             return replaced
 
     def take(self, timeout: Optional[float] = None):
-        """The newest item (removing it), waiting up to `timeout` s; None on timeout or when closed."""
+        """The newest item (removing it), waiting up to `timeout` s; None on timeout or closed."""
         with self._condition:
             self._condition.wait_for(lambda: self._item is not None or self._closed, timeout)
             if self._closed:
@@ -186,8 +188,11 @@ class NodeStats:
         self._last_problem = ""
 
     def frame_received(self, now: float, dropped_older: bool, rate_limited: bool = False) -> None:
-        """A frame arrived; dropped_older: it replaced one that was never processed, because
-        the worker was busy or, with rate_limited, waiting for the rate limit."""
+        """A frame arrived.
+
+        dropped_older: it replaced one that was never processed, because the worker was busy
+        or, with rate_limited, waiting for the rate limit.
+        """
         with self._lock:
             self._inputs.record(now)
             self._last_input = now
@@ -269,7 +274,8 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
         level, message = DIAGNOSTIC_WARN, f"a callback failed: {stats.last_problem}"
     elif stats.recent_rejections:
         level, message = DIAGNOSTIC_WARN, f"input frames rejected: {stats.last_problem}"
-    elif subscribed and (stats.seconds_since_input is None or stats.seconds_since_input > input_timeout_s):
+    elif subscribed and (stats.seconds_since_input is None
+                         or stats.seconds_since_input > input_timeout_s):
         level, message = DIAGNOSTIC_WARN, "outputs are subscribed but no input image arrives"
     elif not subscribed:
         level, message = DIAGNOSTIC_OK, "idle: no output has a subscriber"
@@ -298,9 +304,12 @@ def diagnostic_report(stats: StatsSnapshot, model_name: str, subscribed: bool,
 
 def input_subscription_change(subscribed: bool,
                               subscriber_counts: Mapping[str, int]) -> Optional[bool]:
-    """Whether to subscribe to the input (True), unsubscribe (False) or leave it (None), given
-    whether it is subscribed and output name -> subscriber count: subscribed exactly while some
-    output has a subscriber, so an unwatched node costs nothing."""
+    """Subscribe to the input (True), unsubscribe (False) or leave it (None).
+
+    subscribed: whether it is subscribed now; subscriber_counts: output name -> subscriber
+    count. The input is held exactly while some output has a subscriber, so an unwatched node
+    receives nothing.
+    """
     wanted = any(count > 0 for count in subscriber_counts.values())
     return None if wanted == subscribed else wanted
 
@@ -314,9 +323,11 @@ def lost_frames_hint() -> str:
 
 
 def fastdds_profile_variable(environ: Mapping[str, str]) -> Optional[Tuple[str, str]]:
-    """(variable, value) to set before rclpy.init so the node's own Fast DDS participant uses
-    FASTDDS_PROFILE (its outputs are 1-5 MB a frame); None when the user chose a profile file
-    or a middleware other than Fast DDS."""
+    """(variable, value) to set before rclpy.init for the node's own participant.
+
+    The node's outputs are 1.5-4.5 MB a frame, so its Fast DDS participant uses FASTDDS_PROFILE;
+    None when the user chose a profile file or a middleware other than Fast DDS.
+    """
     if any(environ.get(name) for name in FASTDDS_PROFILE_VARIABLES):
         return None
     if environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp") not in FASTDDS_RMWS:
@@ -325,13 +336,16 @@ def fastdds_profile_variable(environ: Mapping[str, str]) -> Optional[Tuple[str, 
 
 
 def diagnostic_name(fully_qualified_node_name: str) -> str:
-    """The node's diagnostic status name: 'bodypix: BodyPix segmentation' for /bodypix,
-    'ns/bodypix: ...' for /ns/bodypix (two nodes in different namespaces stay apart)."""
+    """The diagnostic status name of node `fully_qualified_node_name`.
+
+    'bodypix: BodyPix segmentation' for /bodypix, 'ns/bodypix: ...' for /ns/bodypix, so two
+    nodes in different namespaces stay apart.
+    """
     return f"{fully_qualified_node_name.lstrip('/')}: BodyPix segmentation"
 
 
 def stamp_age_ms(now_ns: int, stamp_sec: int, stamp_nanosec: int) -> Optional[float]:
-    """Milliseconds from a header stamp to `now_ns` (same clock); None for an unset (zero) stamp."""
+    """Milliseconds from a header stamp to `now_ns` (same clock); None for an unset stamp."""
     if stamp_sec == 0 and stamp_nanosec == 0:
         return None
     return (now_ns - stamp_ns(stamp_sec, stamp_nanosec)) / 1e6
