@@ -587,9 +587,3 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
 
 def _progress(message: str) -> None:
     print(f"bench-node: {message}", file=sys.stderr, flush=True)
-
-
-if __name__ == "__main__":
-    from bodypix_ros.cli.main import main
-
-    sys.exit(main(["bench-node"] + sys.argv[1:]))
