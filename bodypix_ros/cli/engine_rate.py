@@ -43,7 +43,7 @@ def measure_engine_rate(engine, frame: np.ndarray, outputs, duration_s: float) -
     def node_work():
         decoded = decode_image(fields)
         images = segment_frame(engine, decoded.rgb, selection, live).images
-        output_fields(images, decoded.bgr_ordered)
+        output_fields(images, decoded, fields)
 
     for _ in range(WARMUP_FRAMES):
         node_work()
