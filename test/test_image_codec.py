@@ -69,8 +69,12 @@ def test_blue_first_and_alpha_encodings_give_rgb():
     rgb = sample_rgb()
     alpha = np.full(rgb.shape[:2] + (1,), 77, dtype=np.uint8)
     np.testing.assert_array_equal(decode_pixels("bgr8", rgb[:, :, ::-1]), rgb)
-    np.testing.assert_array_equal(decode_pixels("rgba8", np.concatenate([rgb, alpha], axis=2)), rgb)
-    np.testing.assert_array_equal(decode_pixels("bgra8", np.concatenate([rgb[:, :, ::-1], alpha], axis=2)), rgb)
+    np.testing.assert_array_equal(
+        decode_pixels("rgba8", np.concatenate([rgb, alpha], axis=2)), rgb
+    )
+    np.testing.assert_array_equal(
+        decode_pixels("bgra8", np.concatenate([rgb[:, :, ::-1], alpha], axis=2)), rgb
+    )
 
 
 def test_mono8_is_replicated_to_three_channels():
@@ -145,11 +149,14 @@ def test_yuv422_with_odd_width_is_refused():
         image_to_rgb("yuv422", 2, 3, 6, 0, bytes(12))
 
 
-PATCH_COLORS = np.array([(200, 30, 40), (20, 180, 60), (30, 60, 210), (240, 220, 20)], dtype=np.uint8)
+PATCH_COLORS = np.array(
+    [(200, 30, 40), (20, 180, 60), (30, 60, 210), (240, 220, 20)], dtype=np.uint8
+)
 
 
 def bayer_mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
-    """The raw Bayer image a sensor with `pattern` (top-left 2x2, row major, e.g. 'rggb') records."""
+    """The raw Bayer image a sensor with `pattern` (top-left 2x2, row major, e.g. 'rggb')
+    records."""
     channel = {"r": 0, "g": 1, "b": 2}
     mosaic = np.empty(rgb.shape[:2], dtype=np.uint8)
     for index, letter in enumerate(pattern):
@@ -165,7 +172,10 @@ def test_bayer_patterns_demosaic_to_the_recorded_colours(pattern):
     decoded = decode_pixels(f"bayer_{pattern}8", bayer_mosaic(rgb, pattern))
     for row in range(2):
         for column in range(2):
-            inner = decoded[row * patch + 3:(row + 1) * patch - 3, column * patch + 3:(column + 1) * patch - 3]
+            inner = decoded[
+                row * patch + 3 : (row + 1) * patch - 3,
+                column * patch + 3 : (column + 1) * patch - 3,
+            ]
             difference = np.abs(inner.astype(np.int16) - PATCH_COLORS[row * 2 + column]).max()
             assert difference <= 2, (pattern, row, column, inner[0, 0])
 
@@ -181,7 +191,8 @@ def test_every_supported_encoding_decodes_to_rgb_of_the_message_size():
         assert decoded.flags.c_contiguous, encoding
 
 
-@pytest.mark.parametrize("encoding", ["32FC1", "16UC1", "rgb16", "bayer_rggb16", "nv21", "RGB8", ""])
+@pytest.mark.parametrize("encoding",
+                         ["32FC1", "16UC1", "rgb16", "bayer_rggb16", "nv21", "RGB8", ""])
 def test_unsupported_encodings_are_named_in_the_error(encoding):
     with pytest.raises(UnsupportedEncodingError) as caught:
         image_to_rgb(encoding, 2, 2, 8, 0, bytes(16))
@@ -224,9 +235,12 @@ def test_decode_image_reads_ros2_image_messages():
 def compressed_message(format_, data: bytes):
     types = ros2_types()
     return types["sensor_msgs/msg/CompressedImage"](
-        header=types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=1, nanosec=2),
-                                            frame_id="camera"),
-        format=format_, data=np.frombuffer(data, np.uint8))
+        header=types["std_msgs/msg/Header"](
+            stamp=types["builtin_interfaces/msg/Time"](sec=1, nanosec=2), frame_id="camera"
+        ),
+        format=format_,
+        data=np.frombuffer(data, np.uint8),
+    )
 
 
 def smooth_rgb(height=48, width=64):
@@ -234,8 +248,9 @@ def smooth_rgb(height=48, width=64):
     return np.stack([rows * 5, columns * 4, (rows + columns) * 2], axis=-1).astype(np.uint8)
 
 
-@pytest.mark.parametrize("format_,bgr_ordered", [("png", False), ("rgb8; png compressed bgr8", False),
-                                                 ("bgr8; png compressed bgr8", True), ("", False)])
+@pytest.mark.parametrize("format_,bgr_ordered", [
+    ("png", False), ("rgb8; png compressed bgr8", False), ("bgr8; png compressed bgr8", True),
+    ("", False)])
 def test_png_compressed_images_decode_exactly(format_, bgr_ordered):
     rgb = smooth_rgb()
     ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
@@ -247,7 +262,9 @@ def test_png_compressed_images_decode_exactly(format_, bgr_ordered):
 
 def test_jpeg_compressed_images_decode_close_to_the_original():
     rgb = smooth_rgb()
-    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    ok, jpeg = cv2.imencode(
+        ".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95]
+    )
     assert ok
     frame = decode_compressed(compressed_message("bgr8; jpeg compressed bgr8", jpeg.tobytes()))
     assert frame.rgb.shape == rgb.shape
@@ -280,8 +297,9 @@ def test_corrupt_or_empty_compressed_data_is_refused():
 def test_output_fields_round_trip_through_the_decoder():
     types = ros2_types()
     rgb = sample_rgb()
-    header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=0, nanosec=0),
-                                          frame_id="")
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=0, nanosec=0), frame_id=""
+    )
     for bgr_ordered in (False, True):
         fields = color_fields(rgb, bgr_ordered)
         assert fields.encoding == ("bgr8" if bgr_ordered else "rgb8")

@@ -32,7 +32,9 @@ RGB_ENCODINGS = ("rgb8", "rgba8")
 BGR_ENCODINGS = ("bgr8", "bgra8")
 YUV_ENCODINGS = ("yuv422", "uyvy", "yuv422_yuy2", "yuyv")
 BAYER_ENCODINGS = ("bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8")
-SUPPORTED_ENCODINGS = RGB_ENCODINGS + BGR_ENCODINGS + ("mono8", "mono16") + YUV_ENCODINGS + BAYER_ENCODINGS
+SUPPORTED_ENCODINGS = (
+    RGB_ENCODINGS + BGR_ENCODINGS + ("mono8", "mono16") + YUV_ENCODINGS + BAYER_ENCODINGS
+)
 
 _CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 1,
              **{name: 2 for name in YUV_ENCODINGS}, **{name: 1 for name in BAYER_ENCODINGS}}
@@ -68,7 +70,9 @@ class CompressedHeader(NamedTuple):
 
 
 class DecodedFrame(NamedTuple):
-    """rgb: (H, W, 3) uint8 RGB; bgr_ordered: the source was blue-first (overlay goes out as bgr8)."""
+    """rgb: (H, W, 3) uint8 RGB; bgr_ordered: the source was blue-first (overlay goes out as
+    bgr8).
+    """
 
     rgb: np.ndarray
     bgr_ordered: bool
@@ -96,10 +100,14 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, is_bigendian
         raise UnsupportedEncodingError(
             encoding, f"image encoding {shorten(encoding)!r} is not supported; supported: "
                       f"{', '.join(SUPPORTED_ENCODINGS)}, or a JPEG/PNG CompressedImage")
-    dtype = np.dtype(">u2" if is_bigendian else "<u2") if encoding == "mono16" else np.dtype(np.uint8)
+    dtype = (
+        np.dtype(">u2" if is_bigendian else "<u2") if encoding == "mono16" else np.dtype(np.uint8)
+    )
     pixels = _pixel_view(data, height, width, step, _CHANNELS[encoding], dtype)
     if encoding in ("rgb8", "rgba8"):
-        return pixels[:, :, :3].copy()  # a copy even when the view is contiguous: never alias `data`
+        return pixels[
+            :, :, :3
+        ].copy()  # a copy even when the view is contiguous: never alias `data`
     if encoding == "mono8":
         return np.repeat(pixels, 3, axis=2)
     if encoding == "mono16":
@@ -107,12 +115,16 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, is_bigendian
     import cv2
 
     if encoding in ("bgr8", "bgra8"):
-        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if encoding == "bgr8" else cv2.COLOR_BGRA2RGB)
+        return cv2.cvtColor(
+            pixels, cv2.COLOR_BGR2RGB if encoding == "bgr8" else cv2.COLOR_BGRA2RGB
+        )
     if encoding in _YUV_CODES:
         if width % 2:
             raise ImageDataError(f"{encoding} image width must be even, not {width}")
         return cv2.cvtColor(np.ascontiguousarray(pixels), getattr(cv2, _YUV_CODES[encoding]))
-    return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, 0]), getattr(cv2, _BAYER_CODES[encoding]))
+    return cv2.cvtColor(
+        np.ascontiguousarray(pixels[:, :, 0]), getattr(cv2, _BAYER_CODES[encoding])
+    )
 
 
 def stretch_to_uint8(values: np.ndarray) -> np.ndarray:
@@ -285,14 +297,20 @@ def mono8_fields(image: np.ndarray) -> ImageFields:
 def color_fields(rgb: np.ndarray, bgr_ordered: bool = False) -> ImageFields:
     """(H, W, 3) uint8 RGB -> rgb8 ImageFields, or bgr8 (channels swapped) when bgr_ordered."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"colour output needs an (H, W, 3) uint8 array, not {rgb.shape} {rgb.dtype}")
+        raise ValueError(
+            f"colour output needs an (H, W, 3) uint8 array, not {rgb.shape} {rgb.dtype}"
+        )
     height, width = rgb.shape[:2]
     pixels = swap_red_blue(rgb) if bgr_ordered else np.ascontiguousarray(rgb)
-    return ImageFields(height, width, "bgr8" if bgr_ordered else "rgb8", 0, width * 3, pixels.reshape(-1))
+    return ImageFields(
+        height, width, "bgr8" if bgr_ordered else "rgb8", 0, width * 3, pixels.reshape(-1)
+    )
 
 
 def swap_red_blue(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB <-> BGR, a new contiguous array (OpenCV: ~30x faster than numpy's copy)."""
+    """(H, W, 3) uint8 RGB <-> BGR, a new contiguous array (OpenCV: ~30x faster than numpy's
+    copy).
+    """
     import cv2
 
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -305,7 +323,9 @@ def _pixel_view(data, height: int, width: int, step: int, channels: int,
         raise ImageDataError(f"image is empty: {width}x{height}")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
-        raise ImageDataError(f"step {step} is shorter than a row of {width} pixels ({row_bytes} bytes)")
+        raise ImageDataError(
+            f"step {step} is shorter than a row of {width} pixels ({row_bytes} bytes)"
+        )
     buffer = np.frombuffer(data, dtype=np.uint8)
     needed = step * (height - 1) + row_bytes
     if buffer.size < needed:
