@@ -5,7 +5,7 @@ frame to the network's aspect ratio, resize it with TF1 `ResizeBilinear`
 (align_corners=False, half_pixel_centers=False), run the network, then scale each output
 back with `ResizeBilinear(align_corners=True)` to the padded input size, sigmoid, and
 `crop_and_resize` to the frame. Everything up to network-input size (the input resize, the
-network, the person scores and part argmax) is one TensorFlow (or TFLite) call; `upscale`
+network, the person scores and part argmax) is one TensorFlow (or TFLite) call; `frame_labels`
 takes it to the frame.
 """
 

@@ -203,7 +203,7 @@ class SegmentNode(Node):
 
     @property
     def live(self):
-        """What the live parameters currently mean (node_params.LiveConfig)."""
+        """What the live parameters currently mean (ros.params.LiveConfig)."""
         return self._live
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
