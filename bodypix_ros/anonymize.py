@@ -17,7 +17,8 @@ from bodypix_ros.settings import check_part_filter
 TARGETS = ("persons", "faces")
 """Named targets; a target may also list part names (comma or space separated)."""
 METHODS = ("blur", "pixelate", "fill")
-STRENGTH_RANGE = (1.0, 200.0)
+STRENGTH_RANGE = (2.0, 200.0)
+"""Pixels: a 1-pixel pixelate cell would leave the frame unchanged, a 1-pixel blur nearly so."""
 MARGIN_RANGE = (0, 200)
 BLUR_REFERENCE_WIDTH = 640
 """`blur` strength is a Gaussian sigma in pixels of a frame this wide, scaled with the frame."""

@@ -108,7 +108,9 @@ def test_pixelate_takes_each_cells_mean():
     ({"target": "elbows"}, "unknown part name"),
     ({"target": ""}, "empty"),
     ({"method": "smudge"}, "method 'smudge' is not one of blur, pixelate, fill"),
-    ({"strength": 0.5}, r"strength 0.5 is outside \[1.0, 200.0\]"),
+    ({"strength": 0.5}, r"strength 0.5 is outside \[2.0, 200.0\]"),
+    # 1-pixel cells would publish the raw frame as 'anonymized'
+    ({"method": "pixelate", "strength": 1.4}, r"strength 1.4 is outside \[2.0, 200.0\]"),
     ({"margin": -1}, "margin -1"),
     ({"margin": 2.5}, "margin 2.5"),
     ({"color": (0, 0, 256)}, "color"),

@@ -10,6 +10,7 @@ import itertools
 import os
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -306,6 +307,22 @@ def test_fail_closed_stops_the_anonymized_output_until_set_again(
     harness.input.publish(image_message(frame_rgb, sec=3))
     assert harness.spin_until(lambda: harness.received["anonymized"])
     assert [m.header.stamp.sec for m in harness.received["anonymized"]] == [3]
+
+
+def test_fail_closed_counts_frames_the_middleware_lost(
+        context, counting_engine, frame_rgb, harnesses):
+    harness = Harness(context, counting_engine, outputs=("anonymized", "mask"),
+                      **{"anonymize.fail_closed": True})
+    harnesses.append(harness)
+    harness.input.publish(image_message(frame_rgb, sec=1))
+    assert harness.spin_until(lambda: harness.received["anonymized"])
+    # what the subscription's message-lost event reports when the transport drops input frames
+    lost = types.SimpleNamespace(total_count=2, total_count_change=2)
+    harness.node._on_message_lost(lost)
+    harness.input.publish(image_message(frame_rgb, sec=2))
+    assert harness.spin_until(
+        lambda: [m.header.stamp.sec for m in harness.received["mask"]][-1:] == [2])
+    assert [m.header.stamp.sec for m in harness.received["anonymized"]] == [1]
 
 
 def test_destroy_node_stops_the_worker(context, counting_engine):

@@ -173,11 +173,15 @@ class SegmentNode(Node):
             f"a callback raised {reason} (e.g. rclpy serving a peer's malformed request); "
             f"the node goes on", throttle_duration_sec=LOG_THROTTLE_S)
 
+    def _subscriber_counts(self) -> dict:
+        """Output name -> how many subscriptions its publisher has now."""
+        return {name: publisher.get_subscription_count()
+                for name, publisher in self.output_publishers.items()}
+
     def _update_input_subscription(self) -> None:
         """Subscribe to the input while an output has a subscriber (polled, SUBSCRIBER_POLL_S)."""
-        counts = {name: publisher.get_subscription_count()
-                  for name, publisher in self.output_publishers.items()}
-        change = input_subscription_change(self._input_subscription is not None, counts)
+        change = input_subscription_change(self._input_subscription is not None,
+                                           self._subscriber_counts())
         if change is True:
             self._input_subscription = self._subscribe_input()
         elif change is False:
@@ -224,6 +228,7 @@ class SegmentNode(Node):
 
     def _on_message_lost(self, status) -> None:
         self.stats.frames_lost(status.total_count_change)
+        self._frame_lost(f"{status.total_count_change} input frames were lost in transport")
         self.get_logger().warning(
             f"{status.total_count} input frames lost in transport so far: {lost_frames_hint()}",
             throttle_duration_sec=LOST_HINT_THROTTLE_S)
@@ -263,8 +268,7 @@ class SegmentNode(Node):
     def _process(self, message) -> None:
         started = time.monotonic()
         live = self._live
-        counts = {name: publisher.get_subscription_count()
-                  for name, publisher in self.output_publishers.items()}
+        counts = self._subscriber_counts()
         selection = select_outputs(counts, live.settings.multi_person.enabled)
         if not self._fail_closed.allows(live.fail_closed):
             selection = selection._replace(anonymized=False)
@@ -307,8 +311,7 @@ class SegmentNode(Node):
                 f"ros2 param set {self.get_fully_qualified_name()} anonymize.fail_closed true")
 
     def _publish_diagnostics(self) -> None:
-        subscribed = any(publisher.get_subscription_count()
-                         for publisher in self.output_publishers.values())
+        subscribed = any(self._subscriber_counts().values())
         report = diagnostic_report(self.stats.snapshot(time.monotonic()), self.engine.model_name,
                                    subscribed)
         status = DiagnosticStatus(

@@ -246,9 +246,9 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         "anonymize.fail_closed",
         False,
         "bool",
-        "Stop publishing anonymized_topic for good once a frame fails or is dropped because the "
-        "node fell behind, so the topic carries every input frame or stops; set the parameter "
-        "again to resume.",
+        "Stop publishing anonymized_topic for good once a frame fails, is dropped because the "
+        "node fell behind, or is reported lost in transport, so the topic carries every input "
+        "frame or stops; set the parameter again to resume.",
     ),
     ParameterSpec(
         "max_rate",
