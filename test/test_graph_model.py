@@ -171,3 +171,9 @@ def test_dilated_strided_conv_is_a_model_error(tmp_path):
     path, _ = dilated_model(tmp_path, depthwise_strides=(1, 2, 2, 1))
     with pytest.raises(ModelError, match="'depthwise' has dilations .3, 2. and strides .2, 2."):
         load_graph_model(path)
+
+
+def test_dilated_conv_without_strides_is_a_model_error(tmp_path):
+    path, _ = dilated_model(tmp_path, depthwise_strides=())
+    with pytest.raises(ModelError, match="'depthwise' lacks 4-entry strides and dilations"):
+        load_graph_model(path)

@@ -23,6 +23,7 @@ from bodypix_ros.ros.image_codec import (
     mono8_fields,
     reencode_compressed,
     reencode_image,
+    rgb_to_yuv422,
 )
 
 PADDING = 7
@@ -373,3 +374,16 @@ def test_compressed_images_are_reencoded_in_their_own_codec(codec):
     decoded = decode_compressed(dataclasses.replace(message, data=np.frombuffer(data, np.uint8)))
     difference = np.abs(decoded.rgb.astype(int) - new)
     assert difference.max() == 0 if codec == ".png" else difference.mean() < 3
+
+
+@pytest.mark.parametrize("uyvy, code",
+                         [(True, "COLOR_RGB2YUV_UYVY"), (False, "COLOR_RGB2YUV_YUY2")])
+def test_yuv422_encoding_matches_opencv_where_opencv_has_it(uyvy, code):
+    """rgb_to_yuv422 is numpy because older OpenCV (ROS's 4.5, 4.6) lacks these codes; where
+    OpenCV has them, both agree within one level."""
+    if not hasattr(cv2, code):
+        pytest.skip(f"OpenCV {cv2.__version__} has no {code}")
+    rgb = smooth_rgb()
+    ours = rgb_to_yuv422(rgb, uyvy=uyvy).astype(int)
+    theirs = cv2.cvtColor(np.ascontiguousarray(rgb), getattr(cv2, code)).astype(int)
+    assert np.abs(ours - theirs).max() <= 1

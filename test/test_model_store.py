@@ -280,3 +280,10 @@ def test_manifest_with_escaping_or_unknown_entries_is_rejected():
                                     "weights": [{"name": "s", "shape": [1], "dtype": "string"}]}]}
     with pytest.raises(ModelError, match="dtype 'string'"):
         model_store.read_manifest(json.dumps(strange).encode(), "x.json")
+
+
+def test_an_unreadable_model_file_is_a_model_error(tmp_path):
+    model_json = tmp_path / "model-stride16.json"
+    model_json.mkdir()  # exists, but reading it fails with an OSError
+    with pytest.raises(ModelError, match="cannot read"):
+        model_store.check_shards(model_json, f"model {model_json}", "copy it again")

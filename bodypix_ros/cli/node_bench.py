@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -233,7 +234,10 @@ def run_engine_alone(args: argparse.Namespace, log) -> dict:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise CliError(f"the engine-alone run failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise CliError(f"the engine-alone run printed no report: {done.stdout[-200:]!r}") from None
 
 
 def node_command(args: argparse.Namespace, namespace: str) -> List[str]:
@@ -261,16 +265,17 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 def count_frames_main() -> None:
-    """The trivial subscriber, run as `python -c`: argv = TOPIC RELIABILITY DEPTH.
+    """The trivial subscriber, run as `python -c`: argv = TOPIC RELIABILITY DEPTH OUT_FILE.
 
-    Counts the frames it receives until SIGINT, then prints their stamps (ns) as a JSON list.
+    Counts the frames it receives until SIGINT, then writes their stamps (ns) to OUT_FILE as a
+    JSON list (a file, not stdout: a long run's list would fill a pipe nobody reads yet).
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
-    topic, reliability, depth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    topic, reliability, depth, out_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     rclpy.init()
     node = rclpy.create_node("bodypix_bench_frame_counter")
     stamps = []
@@ -286,7 +291,7 @@ def count_frames_main() -> None:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    print(json.dumps(stamps), flush=True)
+    Path(out_file).write_text(json.dumps(stamps), encoding="utf-8")
 
 
 # ---- the ROS part ------------------------------------------------------------------------------
@@ -376,10 +381,11 @@ def measure_receive_rate(bench: BenchPublisher, topic: str, qos: tuple, warmup_s
     Publishes to `topic` while the subprocess subscribes with `qos` (reliability, depth);
     returns {published, received, receive_hz}.
     """
+    stamps_file = Path(tempfile.mkstemp(prefix="bodypix_bench_", suffix=".json")[1])
     counter = subprocess.Popen(
         [sys.executable, "-c",
          "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
-         topic, qos[0], str(qos[1])], stdout=subprocess.PIPE, text=True)
+         topic, qos[0], str(qos[1]), str(stamps_file)])
     try:
         _wait_for(bench, lambda: bench.publisher.get_subscription_count() > 0, counter,
                   f"the frame counter did not subscribe to {topic}")
@@ -394,7 +400,9 @@ def measure_receive_rate(bench: BenchPublisher, topic: str, qos: tuple, warmup_s
         bench.spin_for(0.5)
     finally:
         stop_process(counter)
-    received = set(json.loads(counter.stdout.read() or "[]")) & set(measured)
+        stamps = stamps_file.read_text(encoding="utf-8")
+        stamps_file.unlink()
+    received = set(json.loads(stamps or "[]")) & set(measured)
     return {"published": len(measured), "received": len(received),
             "receive_hz": round(len(received) / elapsed, 2)}
 

@@ -240,7 +240,11 @@ def _dilation_rates(node) -> Tuple[int, int]:
     if node.op not in ("Conv2D", "DepthwiseConv2dNative") or "dilations" not in node.attr:
         return 1, 1
     rates = tuple(node.attr["dilations"].list.i[1:3])
-    if max(rates) > 1 and max(node.attr["strides"].list.i[1:3]) > 1:
+    strides = tuple(node.attr["strides"].list.i[1:3]) if "strides" in node.attr else ()
+    if len(rates) != 2 or len(strides) != 2:
+        raise ModelError(f"{node.op} {node.name!r} lacks 4-entry strides and dilations: "
+                         f"this is not a BodyPix 2.0 model")
+    if max(rates) > 1 and max(strides) > 1:
         raise ModelError(f"{node.op} {node.name!r} has dilations {rates} and strides "
                          f"{tuple(node.attr['strides'].list.i[1:3])}: a dilated convolution "
                          f"must have stride 1 (as in TFJS); this is not a BodyPix 2.0 model")

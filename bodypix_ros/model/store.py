@@ -138,7 +138,11 @@ def check_shards(
     the sizes its manifest lists (manifest_remedy: the fix named when model.json itself is
     unreadable).
     """
-    manifest = read_manifest(model_json.read_bytes(), str(model_json), manifest_remedy)
+    try:
+        text = model_json.read_bytes()
+    except OSError as error:
+        raise ModelError(f"cannot read {what}: {error.strerror}; {remedy}") from None
+    manifest = read_manifest(text, str(model_json), manifest_remedy)
     problems = shard_size_problems(manifest, _local_sizes(manifest, model_json.parent))
     if problems:
         raise ModelError(f"{what} is corrupt: {'; '.join(problems)}; {remedy}")

@@ -390,14 +390,36 @@ def _encoded_pixels(encoding: str, pixels: np.ndarray, rgb: np.ndarray) -> np.nd
         top = max(int(pixels.max(initial=0)), 255)
         return np.rint(gray.astype(np.float64) * top / 255.0).astype(pixels.dtype)
     if encoding in _YUV_CODES:
-        code = _YUV_CODES[encoding].replace("YUV2RGB", "RGB2YUV")
-        return cv2.cvtColor(np.ascontiguousarray(rgb), getattr(cv2, code))
+        return rgb_to_yuv422(rgb, uyvy=_YUV_CODES[encoding].endswith("UYVY"))
     mosaic = np.empty(rgb.shape[:2] + (1,), np.uint8)
     channel = {"r": 0, "g": 1, "b": 2}
     for index, colour in enumerate(_BAYER_CHANNEL_ORDER[encoding]):
         row, col = divmod(index, 2)
         mosaic[row::2, col::2, 0] = rgb[row::2, col::2, channel[colour]]
     return mosaic
+
+
+_BT601_RGB_TO_YUV = np.array([[65.481, 128.553, 24.966],
+                              [-37.797, -74.203, 112.0],
+                              [112.0, -93.786, -18.214]]) / 255.0
+"""ITU-R BT.601 limited range: (Y - 16, U - 128, V - 128) = this @ (R, G, B), the inverse of
+the conversion OpenCV decodes YUV422 with."""
+
+
+def rgb_to_yuv422(rgb: np.ndarray, uyvy: bool) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, W even -> (H, W, 2) uint8 YUV 4:2:2 (BT.601 limited range), each
+    pixel pair sharing the mean chroma of its two pixels.
+
+    uyvy: byte order U0 Y0 V0 Y1 (ROS yuv422 / uyvy), else Y0 U0 Y1 V0 (yuv422_yuy2 / yuyv).
+    In numpy, because OpenCV's RGB -> YUV422 codes are newer than the OpenCV ROS ships.
+    """
+    yuv = rgb.astype(np.float64) @ _BT601_RGB_TO_YUV.T + (16.0, 128.0, 128.0)
+    luma = yuv[:, :, 0]
+    chroma = (yuv[:, 0::2, 1:] + yuv[:, 1::2, 1:]) / 2.0  # (H, W / 2, 2): U, V per pair
+    chroma_bytes = chroma.reshape(rgb.shape[0], -1)  # U0 V0 U1 V1 ...: one per pixel
+    pairs = np.stack([chroma_bytes, luma], axis=2) if uyvy else np.stack([luma, chroma_bytes],
+                                                                         axis=2)
+    return np.clip(np.rint(pairs), 0, 255).astype(np.uint8)
 
 
 def reencode_compressed(message, new_rgb: np.ndarray) -> bytes:
