@@ -71,7 +71,7 @@ class EngineRequest(NamedTuple):
 class FrameOutputs(NamedTuple):
     """One frame's result and its selected output images at the frame's resolution.
 
-    images: output name -> (H, W) uint8 for MONO_OUTPUTS, (H, W, 3) uint8 RGB for the overlay.
+    images: output name -> (H, W) uint8 for MONO_OUTPUTS, else (H, W, 3) uint8 RGB.
     An output the result lacks (instances with the decode disabled) is left out.
     """
 
