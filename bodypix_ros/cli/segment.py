@@ -132,9 +132,8 @@ def _check_distinct_stems(paths: Sequence[Path]) -> None:
 
 def format_timings(name: str, timings_ms: Dict[str, float]) -> str:
     """'NAME: stage 1.2 ms | ... | total 9.9 ms'."""
-    stages: List[Tuple[str, float]] = list(timings_ms.items()) + [
-        ("total", sum(timings_ms.values()))
-    ]
+    total = ("total", sum(timings_ms.values()))
+    stages: List[Tuple[str, float]] = [*timings_ms.items(), total]
     return f"{name}: " + " | ".join(f"{stage} {ms:.1f} ms" for stage, ms in stages)
 
 

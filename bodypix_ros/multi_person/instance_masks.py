@@ -76,9 +76,8 @@ class InstanceMatcher:
         )
         steps = (offset_y + 1j * offset_x).astype(np.complex64)
         self.grid_steps = steps.reshape(-1, MATCHED_KEYPOINTS).T.ravel()
-        self.keypoint_base = (np.arange(MATCHED_KEYPOINTS, dtype=np.int32) * grid_h * grid_w)[
-            :, None
-        ]
+        keypoint_index = np.arange(MATCHED_KEYPOINTS, dtype=np.int32)[:, None]
+        self.keypoint_base = keypoint_index * grid_h * grid_w
         # Poses with at least one face keypoint scoring > min_keypoint_score can own pixels.
         face = keypoints[:, :MATCHED_KEYPOINTS]
         used = face[..., 2] > min_keypoint_score
@@ -176,9 +175,8 @@ def assign_instances(
         & (top_left == corner_owner[1:, 1:])
     )
     block_labels = np.where(uniform, lookup[top_left], 0).astype(np.uint8)
-    instances = block_labels.repeat(BLOCK_SIZE, axis=1)[:, :width].repeat(BLOCK_SIZE, axis=0)[
-        :height
-    ]
+    columns = block_labels.repeat(BLOCK_SIZE, axis=1)[:, :width]
+    instances = columns.repeat(BLOCK_SIZE, axis=0)[:height]
     instances *= person_mask
 
     # Match every person pixel of the occupied blocks whose corners disagree.

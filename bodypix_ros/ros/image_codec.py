@@ -105,9 +105,8 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, is_bigendian
     )
     pixels = _pixel_view(data, height, width, step, _CHANNELS[encoding], dtype)
     if encoding in ("rgb8", "rgba8"):
-        return pixels[
-            :, :, :3
-        ].copy()  # a copy even when the view is contiguous: never alias `data`
+        # a copy even when the view is contiguous: never alias `data`
+        return pixels[:, :, :3].copy()
     if encoding == "mono8":
         return np.repeat(pixels, 3, axis=2)
     if encoding == "mono16":
