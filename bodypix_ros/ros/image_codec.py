@@ -382,11 +382,11 @@ def _encoded_pixels(encoding: str, pixels: np.ndarray, rgb: np.ndarray) -> np.nd
     if encoding in ("rgba8", "bgra8"):
         color = rgb if encoding == "rgba8" else rgb[:, :, ::-1]
         return np.concatenate([color, pixels[:, :, 3:]], axis=2)
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)[:, :, None]
-    if encoding == "mono8":
-        return gray
-    if encoding == "mono16":  # the decode's stretch, inverted
-        top = max(int(pixels.max(initial=0)), 255)
+    if encoding in ("mono8", "mono16"):
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)[:, :, None]
+        if encoding == "mono8":
+            return gray
+        top = max(int(pixels.max(initial=0)), 255)  # the decode's stretch, inverted
         return np.rint(gray.astype(np.float64) * top / 255.0).astype(pixels.dtype)
     if encoding in _YUV_CODES:
         return rgb_to_yuv422(rgb, uyvy=_YUV_CODES[encoding].endswith("UYVY"))
@@ -416,8 +416,8 @@ def rgb_to_yuv422(rgb: np.ndarray, uyvy: bool) -> np.ndarray:
     luma = yuv[:, :, 0]
     chroma = (yuv[:, 0::2, 1:] + yuv[:, 1::2, 1:]) / 2.0  # (H, W / 2, 2): U, V per pair
     chroma_bytes = chroma.reshape(rgb.shape[0], -1)  # U0 V0 U1 V1 ...: one per pixel
-    pairs = np.stack([chroma_bytes, luma], axis=2) if uyvy else np.stack([luma, chroma_bytes],
-                                                                         axis=2)
+    planes = [chroma_bytes, luma] if uyvy else [luma, chroma_bytes]
+    pairs = np.stack(planes, axis=2)
     return np.clip(np.rint(pairs), 0, 255).astype(np.uint8)
 
 
@@ -429,7 +429,7 @@ def reencode_compressed(message, new_rgb: np.ndarray) -> bytes:
     import cv2
 
     png = bytes(message.data[:8]) == _PNG_SIGNATURE
-    bgr = cv2.cvtColor(np.ascontiguousarray(new_rgb), cv2.COLOR_RGB2BGR)
+    bgr = swap_red_blue(np.ascontiguousarray(new_rgb))
     params = [] if png else [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
     ok, encoded = cv2.imencode(".png" if png else ".jpg", bgr, params)
     if not ok:
