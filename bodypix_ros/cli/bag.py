@@ -40,9 +40,7 @@ from bodypix_ros.cli.common import (
 )
 from bodypix_ros.errors import UsageError
 from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, RenderConfig, segment_frame
-from bodypix_ros.ros.image_codec import (
-    JPEG_QUALITY,
-)
+from bodypix_ros.ros.image_codec import JPEG_QUALITY
 from bodypix_ros.ros.outputs import output_fields, output_messages
 from bodypix_ros.ros.rejects import RejectLog
 
@@ -162,11 +160,8 @@ def segment_bag_messages(engine, messages, typestore, writer, topics: Dict[str, 
             images = segment_frame(engine, frame.rgb, selection, config).images
             outputs = output_fields(images, frame, message)
             for name, output in output_messages(image_type, message.header, outputs).items():
-                writer.write(
-                    output_connections[name],
-                    timestamp,
-                    typestore.serialize_cdr(output, IMAGE_TYPE),
-                )
+                cdr = typestore.serialize_cdr(output, IMAGE_TYPE)
+                writer.write(output_connections[name], timestamp, cdr)
                 written += 1
             stamp = message.header.stamp
             progress.frame_done(frames_in, f"stamp {stamp.sec}.{stamp.nanosec:09d}",

@@ -232,6 +232,13 @@ def add_anonymize_arguments(group, what: str) -> None:
                             f"{MARGIN_RANGE[1]} (default: %(default)s)")
 
 
+def written_outputs(anonymize: bool) -> Tuple[str, ...]:
+    """The outputs the file tools write: every output, the anonymized one only with --anonymize
+    (instances appear only with --multi-person).
+    """
+    return tuple(name for name in OUTPUT_NAMES if name != "anonymized" or anonymize)
+
+
 def render_config_from_args(args: argparse.Namespace,
                             settings: SegmentationSettings) -> RenderConfig:
     """The RenderConfig of the overlay and anonymize options; SettingsError names a bad one."""

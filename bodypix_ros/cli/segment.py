@@ -32,13 +32,12 @@ from bodypix_ros.cli.common import (
     render_config_from_args,
     settings_from_args,
     write_outputs,
+    written_outputs,
 )
 from bodypix_ros.errors import DecodeError, UsageError
-from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, segment_frame
+from bodypix_ros.frame_outputs import OutputSelection, segment_frame
 
 DEMO_IMAGE_NAME = "astronaut.png"
-WRITTEN_OUTPUTS = tuple(name for name in OUTPUT_NAMES if name != "anonymized")
-"""Outputs always written (instances only with --multi-person); --anonymize adds anonymized."""
 
 
 def add_parser(subparsers) -> None:
@@ -75,7 +74,7 @@ def run_segment(args: argparse.Namespace) -> int:
     """
     settings = settings_from_args(args)
     config = render_config_from_args(args, settings)
-    selection = OutputSelection.of(WRITTEN_OUTPUTS + (("anonymized",) if args.anonymize else ()))
+    selection = OutputSelection.of(written_outputs(args.anonymize))
     paths = find_images(args.images)
     _check_distinct_stems(paths)
     readable = [path for path in paths if _readable(path, args.max_input_pixels)]

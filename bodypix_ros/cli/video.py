@@ -30,9 +30,10 @@ from bodypix_ros.cli.common import (
     render_config_from_args,
     settings_from_args,
     write_outputs,
+    written_outputs,
 )
 from bodypix_ros.errors import CliError, UsageError
-from bodypix_ros.frame_outputs import OUTPUT_NAMES, OutputSelection, segment_frame
+from bodypix_ros.frame_outputs import OutputSelection, segment_frame
 from bodypix_ros.ros.image_codec import check_pixel_budget, swap_red_blue
 
 VIDEO_CODECS = {"mp4v": ".mp4", "MJPG": ".avi"}
@@ -109,8 +110,8 @@ def run_video(args: argparse.Namespace) -> int:
     # the overlay (or the anonymized frame) goes into the video; --frames also writes every
     # output as PNGs
     video_output = "anonymized" if args.anonymize else "overlay"
-    written = tuple(name for name in OUTPUT_NAMES if name != "anonymized" or args.anonymize)
-    selection = OutputSelection.of(written if args.frames else (video_output,))
+    selection = OutputSelection.of(written_outputs(args.anonymize) if args.frames
+                                   else (video_output,))
     if not args.input_video.is_file():
         raise UsageError(f"no such file: {args.input_video}")
     import cv2
