@@ -11,7 +11,7 @@ takes it to the frame.
 
 import time
 from functools import lru_cache
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 
@@ -175,9 +175,44 @@ class BodyPixEngine:
         part_labels: compute the part label image; instances: run the multi-person decode
         (default: settings.multi_person.enabled). Returns images at the frame's resolution and
         timings_ms per stage: network (with the input resize and the scaling to input size),
-        mask or part_labels, persons.
+        mask or part_labels, persons. The same as `decode(run_network(...))`.
         """
-        timings = {}
+        run = self.run_network(frame, settings, part_labels=part_labels)
+        return self.decode(run, settings, part_labels=part_labels, instances=instances)
+
+    def run_network(
+        self,
+        frame: np.ndarray,
+        settings: SegmentationSettings = SegmentationSettings(),
+        *,
+        part_labels: bool = True,
+    ) -> "NetworkRun":
+        """The network stage of `segment`: the backend's one call, up to network-input size.
+
+        Runs the part branch when part_labels or settings.part_filter needs it.
+        """
+        started = time.perf_counter()
+        frame = as_rgb_frame(frame)
+        geometry = self.geometry(frame.shape[:2], settings)
+        with_parts = part_labels or bool(settings.part_filter)
+        outputs = self._infer(frame, geometry, with_parts)
+        person_scores, part_argmax = outputs.pop("person_scores"), outputs.pop("part_argmax")
+        return NetworkRun(geometry, outputs, person_scores, part_argmax if with_parts else None,
+                          (time.perf_counter() - started) * 1000.0)
+
+    def decode(
+        self,
+        run: "NetworkRun",
+        settings: SegmentationSettings = SegmentationSettings(),
+        *,
+        part_labels: bool = True,
+        instances: Optional[bool] = None,
+    ) -> SegmentationResult:
+        """The rest of `segment`: `run` (from `run_network` with the same settings and
+        part_labels) to frame-resolution images; no TensorFlow, so it can overlap the next
+        frame's network on another thread.
+        """
+        timings = {"network": run.network_ms}
         clock = time.perf_counter()
 
         def lap(stage):
@@ -186,25 +221,18 @@ class BodyPixEngine:
             timings[stage] = (now - clock) * 1000.0
             clock = now
 
-        frame = as_rgb_frame(frame)
         if instances is None:
             instances = settings.multi_person.enabled
-        geometry = self.geometry(frame.shape[:2], settings)
-        with_parts = part_labels or bool(settings.part_filter)
-        outputs = self._infer(frame, geometry, with_parts)
-        person_scores, part_argmax = outputs.pop("person_scores"), outputs.pop("part_argmax")
-        lap("network")
         threshold = settings.segmentation_threshold
-        if with_parts:
-            labels = frame_labels(
-                geometry, person_scores, threshold, outputs["part_heatmaps"][0], part_argmax
-            )
+        if run.part_argmax is not None:
+            labels = frame_labels(run.geometry, run.person_scores, threshold,
+                                  run.outputs["part_heatmaps"][0], run.part_argmax)
             if settings.part_filter:
                 labels = keep_parts(labels, settings.part_filter)
             person_mask = mask_of(labels)
             lap("part_labels")
         else:
-            person_mask = mask_of(frame_labels(geometry, person_scores, threshold))
+            person_mask = mask_of(frame_labels(run.geometry, run.person_scores, threshold))
             labels = None
             lap("mask")
         result = SegmentationResult(
@@ -216,10 +244,26 @@ class BodyPixEngine:
             from bodypix_ros.multi_person import decode_persons
 
             result.instances, result.persons = decode_persons(
-                to_network_outputs(outputs), geometry, person_mask > 0, settings.multi_person
-            )
+                to_network_outputs(run.outputs), run.geometry, person_mask > 0,
+                settings.multi_person)
             lap("persons")
         return result
+
+
+class NetworkRun(NamedTuple):
+    """One frame through the network (`BodyPixEngine.run_network`), not yet decoded.
+
+    geometry: the frame's input geometry; outputs: NetworkOutputs field -> [1, h, w, C]
+    float32 network logits; person_scores: (H_in, W_in) float32 sigmoid scores at network-input
+    size; part_argmax: (H_in, W_in) uint8 argmax part there, None without the part branch;
+    network_ms: wall time of the stage.
+    """
+
+    geometry: InputGeometry
+    outputs: Dict[str, np.ndarray]
+    person_scores: np.ndarray
+    part_argmax: Optional[np.ndarray]
+    network_ms: float
 
 
 def mask_of(labels: np.ndarray) -> np.ndarray:

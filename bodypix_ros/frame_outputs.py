@@ -1,9 +1,9 @@
 """The one per-frame path: what to compute for a frame, and the output images drawn from it.
 
-The node, the bag and video tools and `bodypix-ros segment` all call `segment_frame`, with
-one set of output names. Only what a selected output needs is computed: the part labels
-and the multi-person decode run only when a selected output (or the overlay mode, or the
-anonymize target) needs them.
+The node, the bag and video tools and `bodypix-ros segment` all call `segment_frame` (the node
+in its two stages, `start_frame` then `finish_frame`), with one set of output names. Only
+what a selected output needs is computed: the part labels and the multi-person decode run
+only when a selected output (or the overlay mode, or the anonymize target) needs them.
 No ROS, no TensorFlow here.
 """
 
@@ -62,7 +62,7 @@ class OutputSelection(NamedTuple):
 
 
 class EngineRequest(NamedTuple):
-    """Keyword arguments of `BodyPixEngine.segment` for a selection."""
+    """Keyword arguments of `BodyPixEngine.segment` (and its stages) for a selection."""
 
     part_labels: bool
     instances: bool
@@ -106,10 +106,37 @@ def render_outputs(rgb: np.ndarray, result: SegmentationResult, selection: Outpu
     return images
 
 
+class StartedFrame(NamedTuple):
+    """A frame whose network stage ran (`start_frame`); `finish_frame` makes its outputs.
+
+    rgb: (H, W, 3) uint8 RGB frame; run: the engine's NetworkRun of it; request: what the
+    selection needs of the engine; selection, config: as given to `start_frame`.
+    """
+
+    rgb: np.ndarray
+    run: object
+    request: EngineRequest
+    selection: OutputSelection
+    config: RenderConfig
+
+
 def segment_frame(engine, rgb: np.ndarray, selection: OutputSelection,
                   config: RenderConfig) -> FrameOutputs:
     """Run `engine` on the (H, W, 3) uint8 RGB frame for the selected outputs."""
+    return finish_frame(engine, start_frame(engine, rgb, selection, config))
+
+
+def start_frame(engine, rgb: np.ndarray, selection: OutputSelection,
+                config: RenderConfig) -> StartedFrame:
+    """The network stage of `segment_frame` (TensorFlow's part)."""
     request = engine_request(selection, config)
-    result = engine.segment(rgb, config.settings, part_labels=request.part_labels,
-                            instances=request.instances)
-    return FrameOutputs(result, render_outputs(rgb, result, selection, config))
+    run = engine.run_network(rgb, config.settings, part_labels=request.part_labels)
+    return StartedFrame(rgb, run, request, selection, config)
+
+
+def finish_frame(engine, started: StartedFrame) -> FrameOutputs:
+    """The rest of `segment_frame`: decode and draw (numpy and OpenCV, no TensorFlow)."""
+    request, config = started.request, started.config
+    result = engine.decode(started.run, config.settings, part_labels=request.part_labels,
+                           instances=request.instances)
+    return FrameOutputs(result, render_outputs(started.rgb, result, started.selection, config))

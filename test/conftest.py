@@ -7,6 +7,7 @@ which turns every such skip into a failure. The run ends with a line counting th
 
 import importlib.util
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +173,26 @@ def reference_input(stem: str) -> np.ndarray:
     """(H, W, 3) uint8 RGB: the exact pixels the original TFJS BodyPix saw."""
     require_shared()
     return read_png(REFERENCE / "inputs" / f"{stem}.png")[..., :3]
+
+
+def assert_same_result(result, expected):
+    for name in ("person_mask", "part_labels", "instances"):
+        np.testing.assert_array_equal(getattr(result, name), getattr(expected, name), name)
+    assert [person.score for person in result.persons] == [
+        person.score for person in expected.persons]
+
+
+def overlapping_stages(engine, first: np.ndarray, second: np.ndarray, settings):
+    """The node's pipelining: run_network(second) runs before decode(first), on other threads."""
+    runs, decoded = {}, {}
+    runs["first"] = engine.run_network(first, settings)
+    network = threading.Thread(
+        target=lambda: runs.setdefault("second", engine.run_network(second, settings)))
+    network.start()
+    network.join()
+    outputs = threading.Thread(
+        target=lambda: decoded.setdefault("first", engine.decode(runs["first"], settings)))
+    outputs.start()
+    outputs.join()
+    return decoded["first"], engine.decode(runs["second"], settings)
+

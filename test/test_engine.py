@@ -13,7 +13,9 @@ from conftest import (
     REFERENCE,
     REFERENCE_MODELS,
     REFERENCE_STEMS,
+    assert_same_result,
     load_engine,
+    overlapping_stages,
     read_png,
     reference_input,
 )
@@ -22,7 +24,7 @@ from bodypix_ros.engine import as_rgb_frame
 from bodypix_ros.errors import FrameError, SettingsError
 from bodypix_ros.geometry import input_geometry
 from bodypix_ros.parts import PART_IDS
-from bodypix_ros.settings import SegmentationSettings
+from bodypix_ros.settings import MultiPersonSettings, SegmentationSettings
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -192,3 +194,17 @@ def test_threshold_moves_the_mask(engine):
         engine.segment(frame, SegmentationSettings(segmentation_threshold=0.95)).person_mask > 0
     )
     assert strict.sum() < loose.sum() and not (strict & ~loose).any()
+
+
+def test_the_network_stage_and_the_decode_make_segment_even_when_frames_overlap(engine):
+    first, second = reference_input(ONE_PERSON), reference_input("three_people")
+    settings = SegmentationSettings(multi_person=MultiPersonSettings(enabled=True))
+    first_result, second_result = overlapping_stages(engine, first, second, settings)
+    assert_same_result(first_result, engine.segment(first, settings))
+    assert_same_result(second_result, engine.segment(second, settings))
+    assert first_result.persons and second_result.instances.max() >= 2
+    assert set(first_result.timings_ms) == {"network", "part_labels", "persons"}
+    mask_only = engine.run_network(first, settings, part_labels=False)
+    assert mask_only.part_argmax is None
+    assert_same_result(engine.decode(mask_only, settings, part_labels=False),
+                       engine.segment(first, settings, part_labels=False))

@@ -54,15 +54,18 @@ def segment_fields(engine, frame, selection, config, message=None):
 
 
 class RecordingEngine:
-    """Delegates to a real engine and records the keyword arguments of every segment call."""
+    """Delegates to a real engine and records the keyword arguments of every decode call."""
 
     def __init__(self, engine):
         self.engine = engine
         self.calls = []
 
-    def segment(self, frame, settings, **kwargs):
+    def run_network(self, frame, settings, **kwargs):
+        return self.engine.run_network(frame, settings, **kwargs)
+
+    def decode(self, run, settings, **kwargs):
         self.calls.append(kwargs)
-        return self.engine.segment(frame, settings, **kwargs)
+        return self.engine.decode(run, settings, **kwargs)
 
 
 def test_no_subscriber_means_no_inference():

@@ -48,9 +48,10 @@ _namespaces = itertools.count()
 
 
 class CountingEngine:
-    """The real engine, recording every segment call (frame shape, settings, keyword arguments).
+    """The real engine, recording every frame it decodes (frame size, settings, keyword arguments).
 
-    failures_left: how many of the next calls raise instead of segmenting.
+    failures_left: how many of the next frames raise instead of segmenting, in the stage
+    `failing_stage` names: "network" (the node's first worker) or "decode" (its second).
     """
 
     def __init__(self, engine):
@@ -58,13 +59,21 @@ class CountingEngine:
         self.model_name = engine.model_name
         self.calls = []
         self.failures_left = 0
+        self.failing_stage = "decode"
 
-    def segment(self, frame, settings, **kwargs):
-        self.calls.append((frame.shape, settings, kwargs))
-        if self.failures_left:
+    def run_network(self, frame, settings, **kwargs):
+        self._maybe_fail("network")
+        return self.engine.run_network(frame, settings, **kwargs)
+
+    def decode(self, run, settings, **kwargs):
+        self.calls.append((run.geometry.frame_size, settings, kwargs))
+        self._maybe_fail("decode")
+        return self.engine.decode(run, settings, **kwargs)
+
+    def _maybe_fail(self, stage):
+        if self.failures_left and self.failing_stage == stage:
             self.failures_left -= 1
-            raise RuntimeError("injected engine failure")
-        return self.engine.segment(frame, settings, **kwargs)
+            raise RuntimeError(f"injected engine failure in {stage}")
 
 
 @pytest.fixture(scope="module")
@@ -250,14 +259,16 @@ def test_unsupported_encoding_is_dropped_and_counted(context, counting_engine, h
     assert counting_engine.calls == [] and harness.received["mask"] == []
 
 
-def test_a_failing_frame_is_reported_and_the_worker_goes_on(context, counting_engine, frame_rgb,
-                                                            harnesses):
-    counting_engine.failures_left = 1
+@pytest.mark.parametrize("stage", ["network", "decode"])
+def test_a_failing_frame_is_reported_and_the_workers_go_on(context, counting_engine, frame_rgb,
+                                                           harnesses, stage):
+    counting_engine.failures_left, counting_engine.failing_stage = 1, stage
     harness = Harness(context, counting_engine, outputs=("mask",))
     harnesses.append(harness)
     harness.input.publish(image_message(frame_rgb, sec=1))
     assert harness.spin_until(lambda: harness.node.stats.snapshot(time.monotonic()).failed == 1)
-    assert "injected engine failure" in harness.node.stats.snapshot(time.monotonic()).last_problem
+    assert f"injected engine failure in {stage}" in harness.node.stats.snapshot(
+        time.monotonic()).last_problem
     harness.input.publish(image_message(frame_rgb, sec=2))
     assert harness.spin_until(lambda: harness.received["mask"])
     assert [message.header.stamp.sec for message in harness.received["mask"]] == [2]
@@ -325,13 +336,13 @@ def test_fail_closed_counts_frames_the_middleware_lost(
     assert [m.header.stamp.sec for m in harness.received["anonymized"]] == [1]
 
 
-def test_destroy_node_stops_the_worker(context, counting_engine):
+def test_destroy_node_stops_both_workers(context, counting_engine):
     node = segment_node.SegmentNode(engine=counting_engine, context=context,
                                     namespace="/bodypix_destroy")
-    worker = node._worker
-    assert worker.is_alive()
+    workers = list(node._workers)
+    assert len(workers) == 2 and all(worker.is_alive() for worker in workers)
     node.destroy_node()
-    assert not worker.is_alive()
+    assert not any(worker.is_alive() for worker in workers)
 
 
 def test_compressed_transport(context, counting_engine, frame_rgb, harnesses):

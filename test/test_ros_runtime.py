@@ -10,6 +10,7 @@ from bodypix_ros.ros.runtime import (
     DIAGNOSTIC_OK,
     DIAGNOSTIC_WARN,
     FASTDDS_PROFILE,
+    Handoff,
     LatencyWindow,
     LatestFrameSlot,
     NodeStats,
@@ -71,6 +72,40 @@ def test_a_slow_consumer_sees_the_newest_frames_in_order_and_every_frame_is_acco
     assert taken == sorted(set(taken))       # never an older frame after a newer one
     assert taken[-1] == produced - 1         # the newest frame is always processed
     assert len(taken) + sum(replaced) == produced
+
+
+def test_handoff_passes_every_item_in_order_and_holds_the_producer_back():
+    handoff, taken, puts_done = Handoff(), [], []
+
+    def produce():
+        for index in range(500):
+            puts_done.append(handoff.put(index))
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    while len(taken) < 500:
+        taken.append(handoff.take())
+        # the producer is at most one item ahead of the consumer: put() waited for take()
+        assert len(puts_done) <= len(taken) + 1
+    producer.join(timeout=30)
+    assert taken == list(range(500)) and all(puts_done)
+
+
+def test_handoff_close_wakes_a_waiting_producer_and_consumer():
+    handoff = Handoff()
+    assert handoff.put("in flight")
+    results = {}
+    producer = threading.Thread(target=lambda: results.setdefault("put", handoff.put("next")))
+    producer.start()
+    producer.join(timeout=0.2)
+    assert producer.is_alive()  # waits: "in flight" is not taken yet
+    handoff.close()
+    producer.join(timeout=10)
+    assert results == {"put": False}
+    consumer = threading.Thread(target=lambda: results.setdefault("take", handoff.take()))
+    consumer.start()
+    consumer.join(timeout=10)
+    assert results["take"] is None
 
 
 def test_rate_limiter_waits_for_the_next_period():

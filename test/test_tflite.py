@@ -2,11 +2,20 @@
 
 import numpy as np
 import pytest
-from conftest import MODELS, REFERENCE, load_engine, read_png, reference_input
+from conftest import (
+    MODELS,
+    ONE_PERSON,
+    REFERENCE,
+    assert_same_result,
+    load_engine,
+    overlapping_stages,
+    read_png,
+    reference_input,
+)
 
 from bodypix_ros.engine import BodyPixEngine
 from bodypix_ros.errors import ModelError
-from bodypix_ros.settings import SegmentationSettings
+from bodypix_ros.settings import MultiPersonSettings, SegmentationSettings
 
 MODEL = "mobilenet_quant2_075_stride16"
 STRIDE8 = "mobilenet_quant2_075_stride8"
@@ -78,3 +87,12 @@ def test_tflite_inference_returns_every_output_under_its_name(tflite_engine, wit
         else:
             np.testing.assert_allclose(converted[name], values, atol=2e-3, err_msg=name)
     assert converted["part_argmax"].shape == (geometry.input_size if with_parts else (1, 1))
+
+
+def test_tflite_stages_overlap_like_the_node_runs_them(tflite_engine):
+    first = reference_input(ONE_PERSON)[::2, ::2]
+    second = reference_input("three_people")[::2, ::2]
+    settings = SegmentationSettings(multi_person=MultiPersonSettings(enabled=True))
+    first_result, second_result = overlapping_stages(tflite_engine, first, second, settings)
+    assert_same_result(first_result, tflite_engine.segment(first, settings))
+    assert_same_result(second_result, tflite_engine.segment(second, settings))

@@ -123,13 +123,13 @@ def test_unreadable_inputs(capsys, tmp_path):
 
 def test_decodes_only_what_the_outputs_need(input_video, capsys, monkeypatch, tmp_path):
     requests = []
-    real_segment = BodyPixEngine.segment
+    real_decode = BodyPixEngine.decode
 
-    def recording_segment(self, frame, settings, **stages):
+    def recording_decode(self, run, settings, **stages):
         requests.append(stages)
-        return real_segment(self, frame, settings, **stages)
+        return real_decode(self, run, settings, **stages)
 
-    monkeypatch.setattr(BodyPixEngine, "segment", recording_segment)
+    monkeypatch.setattr(BodyPixEngine, "decode", recording_decode)
     common = ["--output-dir", tmp_path, "--max-frames", "1", "--multi-person"]
     assert run_video(capsys, input_video, *common, "--overlay-mode", "mask")[0] == 0
     assert run_video(capsys, input_video, *common, "--overlay-mode", "parts")[0] == 0

@@ -3,18 +3,21 @@
 The only module that imports rclpy and ROS messages. What it decides lives in ROS-free
 modules: parameters in `ros.params`, conversions in `ros.image_codec`, output selection in
 `ros.outputs`, refused frames in `ros.rejects`, the latest-frame worker's parts and
-diagnostics in `ros.runtime`; each frame goes through `frame_outputs.segment_frame`.
+diagnostics in `ros.runtime`; each frame goes through `frame_outputs.start_frame` and
+`finish_frame` (`segment_frame` in two stages).
 TensorFlow loads when the engine is built, in the node's constructor.
 
-The subscription callback only stores the newest message; one worker thread decodes,
-segments and publishes it, so latency never queues up and parameter requests are
-answered while a frame is being processed.
+The subscription callback only stores the newest message, so latency never queues up and
+parameter requests are answered while a frame is being processed. Two worker threads take it
+from there: one decodes it and runs the network (TensorFlow), the other decodes the network's
+outputs, draws and publishes them, so the next frame's network runs meanwhile.
 """
 
 import functools
 import os
 import threading
 import time
+from typing import NamedTuple
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -47,8 +50,13 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 
 from bodypix_ros.errors import DecodeError, ModelError, ParameterError
-from bodypix_ros.frame_outputs import segment_frame
-from bodypix_ros.ros.image_codec import byte_array, decode_compressed, decode_image
+from bodypix_ros.frame_outputs import StartedFrame, finish_frame, start_frame
+from bodypix_ros.ros.image_codec import (
+    DecodedFrame,
+    byte_array,
+    decode_compressed,
+    decode_image,
+)
 from bodypix_ros.ros.outputs import (
     FailClosedLatch,
     multi_person_missing,
@@ -67,6 +75,7 @@ from bodypix_ros.ros.params import (
 )
 from bodypix_ros.ros.rejects import MAX_REASON_CHARS, RejectLog, reject_cause, shorten
 from bodypix_ros.ros.runtime import (
+    Handoff,
     LatestFrameSlot,
     NodeStats,
     RateLimiter,
@@ -89,6 +98,17 @@ _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
                 "reliable": ReliabilityPolicy.RELIABLE}
 
 
+class InFlightFrame(NamedTuple):
+    """A frame between the worker's two stages: its message, decoded frame, network stage
+    (frame_outputs.StartedFrame) and when the worker took it (time.monotonic(), s).
+    """
+
+    message: object
+    frame: DecodedFrame
+    started_frame: StartedFrame
+    taken: float
+
+
 class SegmentNode(Node):
     """Subscribes to one image topic and publishes the outputs that have subscribers.
 
@@ -100,7 +120,8 @@ class SegmentNode(Node):
     def __init__(self, *, engine=None, **node_options):
         super().__init__(NODE_NAME, **node_options)
         self._slot = LatestFrameSlot()
-        self._worker = None
+        self._handoff = Handoff()
+        self._workers = []
         self._waiting_for_rate = False
         try:
             self._start(engine)
@@ -144,8 +165,11 @@ class SegmentNode(Node):
         self.create_timer(SUBSCRIBER_POLL_S, self._update_input_subscription)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
-        self._worker = threading.Thread(target=self._work, name="bodypix_worker", daemon=True)
-        self._worker.start()
+        self._workers = [
+            threading.Thread(target=self._network_stage, name="bodypix_network", daemon=True),
+            threading.Thread(target=self._output_stage, name="bodypix_outputs", daemon=True)]
+        for worker in self._workers:
+            worker.start()
         self.get_logger().info(
             f"model {self.engine.model_name}; input {self._input_topic} "
             f"({self._input_type.__name__}, {startup.qos_reliability}; subscribed while an output "
@@ -199,10 +223,12 @@ class SegmentNode(Node):
                                             self._input_qos)
 
     def destroy_node(self):
-        """Stop the worker, then destroy the node."""
+        """Stop the workers, then destroy the node."""
         self._slot.close()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join(timeout=10.0)
+        self._handoff.close()
+        for worker in self._workers:
+            if worker is not threading.current_thread():
+                worker.join(timeout=10.0)
         return super().destroy_node()
 
     @property
@@ -242,7 +268,8 @@ class SegmentNode(Node):
             f"-p qos_reliability:=best_effort), which matches any publisher.",
             throttle_duration_sec=LOG_THROTTLE_S)
 
-    def _work(self) -> None:
+    def _network_stage(self) -> None:
+        """Worker thread 1: the newest message -> decoded frame -> network -> the handoff."""
         while True:
             wait = self._limiter.wait_time(time.monotonic(), self._live.max_rate)
             if wait > 0:
@@ -255,18 +282,39 @@ class SegmentNode(Node):
             if message is None:
                 return
             try:
-                self._process(message)
-            except Exception as error:  # the worker must survive any frame; shown in diagnostics
-                if self._slot.closed or not self.context.ok():
+                in_flight = self._start_frame(message)
+            except Exception as error:  # the worker must survive any frame
+                if self._stopping():
                     return
-                reason = shorten(repr(error), MAX_REASON_CHARS)
-                self.stats.frame_failed(time.monotonic(), reason)
-                self._frame_lost(f"a frame failed: {reason}")
-                self.get_logger().error(f"segmentation failed: {reason}",
-                                        throttle_duration_sec=LOG_THROTTLE_S)
+                self._frame_failed(error)
+                continue
+            if in_flight is not None and not self._handoff.put(in_flight):
+                return
 
-    def _process(self, message) -> None:
-        started = time.monotonic()
+    def _output_stage(self) -> None:
+        """Worker thread 2: the handoff -> decode the network's outputs, draw, publish."""
+        while (in_flight := self._handoff.take()) is not None:
+            try:
+                self._finish_frame(in_flight)
+            except Exception as error:  # the worker must survive any frame
+                if self._stopping():
+                    return
+                self._frame_failed(error)
+
+    def _stopping(self) -> bool:
+        return self._slot.closed or not self.context.ok()
+
+    def _frame_failed(self, error: Exception) -> None:
+        """Count, log (throttled) and show in the diagnostics a frame whose processing raised."""
+        reason = shorten(repr(error), MAX_REASON_CHARS)
+        self.stats.frame_failed(time.monotonic(), reason)
+        self._frame_lost(f"a frame failed: {reason}")
+        self.get_logger().error(f"segmentation failed: {reason}",
+                                throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _start_frame(self, message):
+        """The first stage of a frame: InFlightFrame, or None when it is skipped or rejected."""
+        taken = time.monotonic()
         live = self._live
         counts = self._subscriber_counts()
         selection = select_outputs(counts, live.settings.multi_person.enabled)
@@ -280,25 +328,31 @@ class SegmentNode(Node):
                 throttle_duration_sec=30.0)
         if not selection.any:
             self.stats.frame_skipped()
-            return
-        self._limiter.accept(started, live.max_rate)
+            return None
+        self._limiter.accept(taken, live.max_rate)
         try:
             frame = self._decode(message)
         except DecodeError as error:
             reason = shorten(str(error), MAX_REASON_CHARS)
-            self.stats.frame_rejected(started, reason)
+            self.stats.frame_rejected(taken, reason)
             self._frame_lost(f"a frame was rejected: {reason}")
             if self._rejects.note(error):
                 self.get_logger().warning(f"dropping frames ({reject_cause(error)}): {reason}")
-            return
-        images = segment_frame(self.engine, frame.rgb, selection, live).images
-        outputs = output_fields(images, frame, message)
+            return None
+        return InFlightFrame(message, frame, start_frame(self.engine, frame.rgb, selection, live),
+                             taken)
+
+    def _finish_frame(self, in_flight: InFlightFrame) -> None:
+        """The second stage of a frame: its outputs published, its latencies counted."""
+        message = in_flight.message
+        images = finish_frame(self.engine, in_flight.started_frame).images
+        outputs = output_fields(images, in_flight.frame, message)
         for name, output in output_messages(Image, message.header, outputs, byte_array).items():
             self.output_publishers[name].publish(output)
         stamp = message.header.stamp
         end_to_end = stamp_age_ms(self.get_clock().now().nanoseconds, stamp.sec, stamp.nanosec)
         finished = time.monotonic()
-        self.stats.frame_processed(finished, (finished - started) * 1000.0, end_to_end)
+        self.stats.frame_processed(finished, (finished - in_flight.taken) * 1000.0, end_to_end)
 
     def _frame_lost(self, cause: str) -> None:
         """With anonymize.fail_closed, stop the anonymized output (see FailClosedLatch)."""

@@ -1,7 +1,8 @@
 """The segment node's runtime machinery, no ROS.
 
-Latest-frame slot, rate limiter, rate and latency statistics, the values of its diagnostics,
-when to hold the input subscription, and its Fast DDS profile.
+Latest-frame slot, the handoff between the worker's two stages, rate limiter, rate and latency
+statistics, the values of its diagnostics, when to hold the input subscription, and its Fast
+DDS profile.
 
 Times are seconds from one monotonic clock chosen by the caller; latencies are milliseconds.
 """
@@ -64,6 +65,45 @@ class LatestFrameSlot:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+class Handoff:
+    """Passes items one at a time from one producer thread to one consumer thread, in order.
+
+    put() waits while the previous item is not taken yet, so a slow consumer holds the producer
+    back (and the latest-frame slot before it drops frames) instead of queueing them.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._item = None
+        self._closed = False
+
+    def put(self, item) -> bool:
+        """Hand `item` over, waiting until the consumer took the previous one; False if closed."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._item is None or self._closed)
+            if self._closed:
+                return False
+            self._item = item
+            self._condition.notify_all()
+            return True
+
+    def take(self):
+        """The next item, waiting for it; None once closed."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._item is not None or self._closed)
+            if self._closed:
+                return None
+            item, self._item = self._item, None
+            self._condition.notify_all()
+            return item
+
+    def close(self) -> None:
+        """Wake both threads for good: put() and take() return at once from now on."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
 
 
 class RateLimiter:
