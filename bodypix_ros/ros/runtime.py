@@ -23,41 +23,28 @@ FASTDDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_
 FASTDDS_RMWS = ("rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp")
 
 
-class LatestFrameSlot:
-    """Holds only the newest item for one consumer thread.
-
-    The producer (subscription callback) only swaps a reference; the consumer waits.
-    """
+class _OneItem:
+    """One item passed from a producer thread to a consumer thread; close() wakes both."""
 
     def __init__(self):
         self._condition = threading.Condition()
         self._item = None
         self._closed = False
 
-    def put(self, item) -> bool:
-        """Store `item`; True if it replaced one nobody took (that one is dropped)."""
-        with self._condition:
-            replaced = self._item is not None
-            self._item = item
-            self._condition.notify()
-            return replaced
-
     def take(self, timeout: Optional[float] = None):
-        """The newest item (removing it), waiting up to `timeout` s; None on timeout or closed."""
+        """The item (removing it), waiting up to `timeout` s (None: no limit); None on timeout
+        or once closed.
+        """
         with self._condition:
             self._condition.wait_for(lambda: self._item is not None or self._closed, timeout)
             if self._closed:
                 return None
             item, self._item = self._item, None
+            self._condition.notify_all()  # a producer may wait for the room
             return item
 
-    def sleep(self, seconds: float) -> bool:
-        """Wait `seconds` unless closed meanwhile; True if closed."""
-        with self._condition:
-            return self._condition.wait_for(lambda: self._closed, seconds)
-
     def close(self) -> None:
-        """Wake the consumer for good: take() and sleep() return at once from now on."""
+        """Wake both threads for good: every wait returns at once from now on."""
         with self._condition:
             self._closed = True
             self._condition.notify_all()
@@ -67,17 +54,32 @@ class LatestFrameSlot:
         return self._closed
 
 
-class Handoff:
+class LatestFrameSlot(_OneItem):
+    """Holds only the newest item for one consumer thread.
+
+    The producer (subscription callback) only swaps a reference; the consumer waits.
+    """
+
+    def put(self, item) -> bool:
+        """Store `item`; True if it replaced one nobody took (that one is dropped)."""
+        with self._condition:
+            replaced = self._item is not None
+            self._item = item
+            self._condition.notify_all()
+            return replaced
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait `seconds` unless closed meanwhile; True if closed."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._closed, seconds)
+
+
+class Handoff(_OneItem):
     """Passes items one at a time from one producer thread to one consumer thread, in order.
 
     put() waits while the previous item is not taken yet, so a slow consumer holds the producer
     back (and the latest-frame slot before it drops frames) instead of queueing them.
     """
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._item = None
-        self._closed = False
 
     def put(self, item) -> bool:
         """Hand `item` over, waiting until the consumer took the previous one; False if closed."""
@@ -88,22 +90,6 @@ class Handoff:
             self._item = item
             self._condition.notify_all()
             return True
-
-    def take(self):
-        """The next item, waiting for it; None once closed."""
-        with self._condition:
-            self._condition.wait_for(lambda: self._item is not None or self._closed)
-            if self._closed:
-                return None
-            item, self._item = self._item, None
-            self._condition.notify_all()
-            return item
-
-    def close(self) -> None:
-        """Wake both threads for good: put() and take() return at once from now on."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
 
 
 class RateLimiter:
