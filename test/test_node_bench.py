@@ -145,7 +145,9 @@ def test_bench_node_refuses_bad_numbers_and_outputs(capsys, option, value):
 
 @pytest.mark.ros
 def test_bench_node_smoke(capsys, tmp_path):
-    """The whole benchmark for a few seconds: engine alone, trivial subscriber, a started node."""
+    """The whole benchmark for a few seconds: engine alone, trivial subscriber (also beside the
+    node), a started node.
+    """
     import_ros()
     require_shared()
     report_path = tmp_path / "new" / "node.json"
@@ -153,7 +155,7 @@ def test_bench_node_smoke(capsys, tmp_path):
                    "--height", "120", "--rate", "10", "--outputs", "mask,overlay",
                    "--baseline-duration", "2", "--warmup", "2", "--duration", "3",
                    "--idle-duration", "2", "--model-base-url", str(MODELS),
-                   "--json", str(report_path)])
+                   "--counter-alongside", "--json", str(report_path)])
     out, err = capsys.readouterr()
     assert status == 0, err
     assert "headline: output / min(engine, receive)" in out
@@ -165,6 +167,10 @@ def test_bench_node_smoke(capsys, tmp_path):
     assert subscribed["latency_ms"]["p50"] > 0
     assert subscribed["node_cpu_percent"] > report["no_subscriber"]["node_cpu_percent"]
     assert report["headline"]["output_ratio"] > 0
+    alongside = subscribed["receive_alongside"]
+    assert alongside["published"] == subscribed["published"]
+    assert 1 <= alongside["received"] <= alongside["published"]
+    assert "trivial subscriber beside the node (Hz)" in out
 
 
 class GraphStub:
@@ -195,6 +201,9 @@ def test_wait_for_graph_names_only_what_is_missing(monkeypatch):
     message = str(error.value)
     assert "nothing publishes /bodypix/overlay" in message and "/bodypix/mask" not in message
     assert "subscribes" not in message and len(logged) == 1
+    with pytest.raises(CliError) as error:  # the counter alone subscribes, not yet the node
+        node_bench._wait_for_graph(ready, ready, topics, log=logged.append, input_subscribers=2)
+    assert "nothing subscribes to /image" in str(error.value)
 
 
 def test_diagnostic_name_tells_namespaces_apart():

@@ -11,7 +11,8 @@ at 30 Hz, stamped with the ROS clock), in phases that do not compete for the CPU
    skipped, rejected, failed; from its /diagnostics counters), processing latency p50/p95
    (its diagnostics, last 100 frames), end-to-end latency p50/p95 (header stamp -> the last
    subscribed output's arrival here) and its CPU use; then, with no output subscribed, its
-   CPU use again.
+   CPU use again. With --counter-alongside the subscriber of phase 2 counts on through this
+   phase: the transport's ceiling while the node loads the machine.
 Headline: node output rate / min(engine alone, receive rate). It measures, never asserts.
 
 rclpy is imported only inside the functions that run ROS; this module never imports TensorFlow.
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Set
 
 import numpy as np
 
@@ -167,6 +168,8 @@ def format_summary(report: dict) -> str:
     add("engine alone ms per frame p50 / p95",
         engine and f"{engine['frame_ms']['p50']} / {engine['frame_ms']['p95']}")
     add("trivial subscriber receive rate (Hz)", receive and receive["receive_hz"])
+    if "receive_alongside" in node:
+        add("trivial subscriber beside the node (Hz)", node["receive_alongside"]["receive_hz"])
     add("published (Hz)", node["input_hz"])
     add("node input rate (Hz)", side.get("input_hz"))
     add("node output rate, all outputs here (Hz)", node["throughput_hz"])
@@ -374,6 +377,30 @@ class BenchPublisher:
         self._rclpy.try_shutdown()
 
 
+class FrameCounter:
+    """The trivial subscriber: a subprocess (`count_frames_main`) counting the frames on `topic`.
+
+    qos: (reliability, depth) of its subscription.
+    """
+
+    def __init__(self, topic: str, qos: tuple):
+        self._stamps_file = Path(tempfile.mkstemp(prefix="bodypix_bench_", suffix=".json")[1])
+        self._received: Optional[Set[int]] = None
+        self.process = subprocess.Popen(
+            [sys.executable, "-c",
+             "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
+             topic, qos[0], str(qos[1]), str(self._stamps_file)])
+
+    def stop(self) -> Set[int]:
+        """End the subprocess (once): the header stamps (ns) of the frames it received."""
+        if self._received is None:
+            stop_process(self.process)
+            stamps = self._stamps_file.read_text(encoding="utf-8")
+            self._stamps_file.unlink()
+            self._received = set(json.loads(stamps or "[]"))
+        return self._received
+
+
 def measure_receive_rate(bench: BenchPublisher, topic: str, qos: tuple, warmup_s: float,
                          duration_s: float, log) -> dict:
     """The transport's ceiling: frames/s a subprocess that only counts them receives.
@@ -381,13 +408,9 @@ def measure_receive_rate(bench: BenchPublisher, topic: str, qos: tuple, warmup_s
     Publishes to `topic` while the subprocess subscribes with `qos` (reliability, depth);
     returns {published, received, receive_hz}.
     """
-    stamps_file = Path(tempfile.mkstemp(prefix="bodypix_bench_", suffix=".json")[1])
-    counter = subprocess.Popen(
-        [sys.executable, "-c",
-         "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
-         topic, qos[0], str(qos[1]), str(stamps_file)])
+    counter = FrameCounter(topic, qos)
     try:
-        _wait_for(bench, lambda: bench.publisher.get_subscription_count() > 0, counter,
+        _wait_for(bench, lambda: bench.publisher.get_subscription_count() > 0, counter.process,
                   f"the frame counter did not subscribe to {topic}")
         log(f"trivial subscriber ({qos[0]}, depth {qos[1]}): {duration_s} s")
         bench.published_ns.clear()
@@ -399,20 +422,31 @@ def measure_receive_rate(bench: BenchPublisher, topic: str, qos: tuple, warmup_s
         bench.stop_publishing()
         bench.spin_for(0.5)
     finally:
-        stop_process(counter)
-        stamps = stamps_file.read_text(encoding="utf-8")
-        stamps_file.unlink()
-    received = set(json.loads(stamps or "[]")) & set(measured)
-    return {"published": len(measured), "received": len(received),
-            "receive_hz": round(len(received) / elapsed, 2)}
+        received = counter.stop()
+    return receive_report(received, measured, elapsed)
+
+
+def receive_report(received: Set[int], measured: Sequence[int], elapsed_s: float) -> dict:
+    """{published, received, receive_hz} of the frames stamped `measured`, published over
+    `elapsed_s` seconds, given the stamps a subscriber `received`.
+    """
+    count = len(received & set(measured))
+    return {"published": len(measured), "received": count,
+            "receive_hz": round(count / elapsed_s, 2) if elapsed_s > 0 else 0.0}
 
 
 def run_node_bench(bench: BenchPublisher, output_topics: Mapping[str, str], status_name: str,
                    warmup_s: float, duration_s: float, idle_s: float, node_pid: Optional[int],
-                   process: Optional[subprocess.Popen], log) -> dict:
-    """The node phase (see the module docstring) -> {'subscribed': ..., 'no_subscriber': ...}."""
+                   process: Optional[subprocess.Popen], log,
+                   counter: Optional[FrameCounter] = None) -> dict:
+    """The node phase (see the module docstring) -> {'subscribed': ..., 'no_subscriber': ...}.
+
+    counter: a trivial subscriber on the node's input kept running through the phase; its
+    receive rate is then reported as subscribed['receive_alongside'].
+    """
     subscriptions = bench.subscribe_outputs(output_topics)
-    _wait_for_graph(bench.node, bench.publisher, output_topics, log, process)
+    _wait_for_graph(bench.node, bench.publisher, output_topics, log, process,
+                    input_subscribers=1 if counter is None else 2)
     log(f"the node: {warmup_s} s warm-up, {duration_s} s measured")
     bench.published_ns.clear()
     bench.start_publishing()
@@ -425,6 +459,8 @@ def run_node_bench(bench: BenchPublisher, output_topics: Mapping[str, str], stat
     bench.stop_publishing()
     bench.spin_for(DRAIN_S)
     subscribed = delivery_report(measured, bench.arrivals, list(output_topics), elapsed)
+    if counter is not None:
+        subscribed["receive_alongside"] = receive_report(counter.stop(), measured, elapsed)
     statuses = [(stamp, values) for stamp, values in bench.diagnostics.get(status_name, [])
                 if started_ns <= stamp <= ended_ns]
     if len(statuses) >= 2:
@@ -460,15 +496,17 @@ def _wait_for(bench: BenchPublisher, condition, process: subprocess.Popen, probl
 
 
 def _wait_for_graph(node, publisher, output_topics: Mapping[str, str], log,
-                    process: Optional[subprocess.Popen] = None) -> None:
+                    process: Optional[subprocess.Popen] = None,
+                    input_subscribers: int = 1) -> None:
     """Wait until the node subscribes to our frames and publishes every output topic.
 
+    input_subscribers: how many subscriptions our frames have once the node's is there.
     CliError naming what is missing after DISCOVERY_TIMEOUT_S or when `process` (the node) exits.
     """
     deadline, waited = time.monotonic() + DISCOVERY_TIMEOUT_S, False
     while True:
         problems = []
-        if publisher.get_subscription_count() == 0:
+        if publisher.get_subscription_count() < input_subscribers:
             problems.append(f"nothing subscribes to {publisher.topic_name} (check --input-topic)")
         missing = [topic for topic in output_topics.values() if node.count_publishers(topic) == 0]
         if missing:
@@ -543,6 +581,9 @@ def add_node_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idle-duration", type=positive_float, default=10.0, metavar="S",
                         help="seconds without subscriber for the idle CPU measurement "
                              "(default: %(default)s)")
+    parser.add_argument("--counter-alongside", action="store_true",
+                        help="keep the trivial subscriber running beside the node and report its "
+                             "receive rate there: the transport's ceiling under the node's load")
     parser.add_argument("--skip-baselines", action="store_true",
                         help="measure the node only (no engine-alone and trivial-subscriber runs)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
@@ -566,7 +607,7 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
         "model": args.model,
         "fastrtps_profiles_file": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")}}
     bench = BenchPublisher(frame, input_topic, args.publisher_reliability, args.rate)
-    process = None
+    process = counter = None
     try:
         if not args.skip_baselines:
             report["engine_alone"] = run_engine_alone(args, _progress)
@@ -578,10 +619,16 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
             _progress(f"starting the segment node in {namespace}")
             process = subprocess.Popen(node_command(args, namespace))
             node_pid = process.pid
+        if args.counter_alongside:
+            counter = FrameCounter(input_topic, node_qos(parameters))
+            _wait_for(bench, lambda: bench.publisher.get_subscription_count() > 0,
+                      counter.process, f"the frame counter did not subscribe to {input_topic}")
         report.update(run_node_bench(bench, topics, diagnostic_name(node_name),
                                      args.warmup, args.duration, args.idle_duration, node_pid,
-                                     process, _progress))
+                                     process, _progress, counter))
     finally:
+        if counter is not None:
+            counter.stop()
         if process is not None:
             stop_process(process)
         bench.close()
