@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import MODELS, REPO, SHARED, import_ros, require_shared
@@ -171,6 +172,32 @@ def test_bench_node_smoke(capsys, tmp_path):
     assert alongside["published"] == subscribed["published"]
     assert 1 <= alongside["received"] <= alongside["published"]
     assert "trivial subscriber beside the node (Hz)" in out
+
+
+class FinishedProcess:
+    """A subprocess.Popen that already exited; records the command it was given."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def poll(self):
+        return 0
+
+
+@pytest.mark.parametrize("written, expected", [("[5, 7]", {5, 7}), ("", set()),
+                                               ("[5, 7", CliError)])
+def test_frame_counter_stops_once_and_leaves_no_file(monkeypatch, written, expected):
+    monkeypatch.setattr(node_bench.subprocess, "Popen", FinishedProcess)
+    counter = node_bench.FrameCounter("/image", ("best_effort", 1))
+    stamps_file = Path(counter.process.command[-1])
+    stamps_file.write_text(written)  # what the counter subprocess wrote (cut short: killed)
+    if expected is CliError:
+        with pytest.raises(CliError, match="no readable list"):
+            counter.stop()
+        assert counter.stop() == set()  # the clean-up's second call does not raise again
+    else:
+        assert counter.stop() == expected == counter.stop()
+    assert not stamps_file.exists()
 
 
 class GraphStub:

@@ -320,11 +320,14 @@ def test_fail_closed_stops_the_anonymized_output_until_set_again(
     assert [m.header.stamp.sec for m in harness.received["anonymized"]] == [3]
 
 
+@pytest.mark.parametrize("switched_on_in_flight", [False, True])
 def test_fail_closed_holds_back_the_frame_in_flight_when_the_one_before_fails(
-        context, counting_engine, frame_rgb, harnesses):
+        context, counting_engine, frame_rgb, harnesses, switched_on_in_flight):
     """Frame 1 fails in the second stage after frame 2 went through the network (selected with
-    the anonymized output): frame 2 must not be published anonymized."""
-    second_network = threading.Event()
+    the anonymized output): frame 2 must not be published anonymized, also when fail_closed was
+    switched on after both frames were taken.
+    """
+    second_network, release = threading.Event(), threading.Event()
     real_run_network, real_decode = counting_engine.run_network, counting_engine.decode
 
     def run_network(frame, settings, **kwargs):
@@ -336,21 +339,26 @@ def test_fail_closed_holds_back_the_frame_in_flight_when_the_one_before_fails(
     def decode(run, settings, **kwargs):
         if not counting_engine.calls:
             counting_engine.calls.append("frame 1")
-            assert second_network.wait(timeout=WAIT_S)
+            assert release.wait(timeout=WAIT_S)
             raise RuntimeError("injected failure of frame 1")
         return real_decode(run, settings, **kwargs)
 
     counting_engine.run_network, counting_engine.decode = run_network, decode
     harness = Harness(context, counting_engine, outputs=("anonymized", "mask"),
-                      **{"anonymize.fail_closed": True})
+                      **{"anonymize.fail_closed": not switched_on_in_flight})
     harnesses.append(harness)
     harness.input.publish(image_message(frame_rgb, sec=1))
     assert harness.spin_until(lambda: counting_engine.calls)
     harness.input.publish(image_message(frame_rgb, sec=2))
+    assert harness.spin_until(second_network.is_set)
+    if switched_on_in_flight:
+        assert harness.set_parameter("anonymize.fail_closed", True).successful
+    release.set()
     assert harness.spin_until(lambda: harness.received["mask"])
     assert [m.header.stamp.sec for m in harness.received["mask"]] == [2]
     assert harness.node.stats.snapshot(time.monotonic()).failed == 1
-    assert harness.received["anonymized"] == []
+    # frame 2's anonymized image would be published right after its mask
+    assert not harness.spin_until(lambda: harness.received["anonymized"], timeout=2.0)
 
 
 def test_fail_closed_counts_frames_the_middleware_lost(

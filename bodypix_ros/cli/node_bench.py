@@ -19,6 +19,7 @@ rclpy is imported only inside the functions that run ROS; this module never impo
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -384,20 +385,36 @@ class FrameCounter:
     """
 
     def __init__(self, topic: str, qos: tuple):
-        self._stamps_file = Path(tempfile.mkstemp(prefix="bodypix_bench_", suffix=".json")[1])
+        descriptor, name = tempfile.mkstemp(prefix="bodypix_bench_", suffix=".json")
+        os.close(descriptor)
+        self._stamps_file = Path(name)
         self._received: Optional[Set[int]] = None
-        self.process = subprocess.Popen(
-            [sys.executable, "-c",
-             "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
-             topic, qos[0], str(qos[1]), str(self._stamps_file)])
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c",
+                 "from bodypix_ros.cli.node_bench import count_frames_main as m; m()",
+                 topic, qos[0], str(qos[1]), name])
+        except OSError:
+            self._stamps_file.unlink()
+            raise
 
     def stop(self) -> Set[int]:
-        """End the subprocess (once): the header stamps (ns) of the frames it received."""
+        """End the subprocess (once): the header stamps (ns) of the frames it received.
+
+        CliError when it left no readable list (killed before writing it).
+        """
         if self._received is None:
-            stop_process(self.process)
-            stamps = self._stamps_file.read_text(encoding="utf-8")
-            self._stamps_file.unlink()
-            self._received = set(json.loads(stamps or "[]"))
+            self._received = set()
+            try:
+                stop_process(self.process)
+                stamps = self._stamps_file.read_text(encoding="utf-8")
+            finally:
+                self._stamps_file.unlink(missing_ok=True)
+            try:
+                self._received = set(json.loads(stamps or "[]"))
+            except ValueError:
+                raise CliError("the frame counter left no readable list of frames (it did not "
+                               "stop within 30 s of SIGINT)") from None
         return self._received
 
 
@@ -608,7 +625,8 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
         "fastrtps_profiles_file": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")}}
     bench = BenchPublisher(frame, input_topic, args.publisher_reliability, args.rate)
     process = counter = None
-    try:
+    with contextlib.ExitStack() as cleanup:  # in reverse order, each even if one before raised
+        cleanup.callback(bench.close)
         if not args.skip_baselines:
             report["engine_alone"] = run_engine_alone(args, _progress)
             report["receive"] = measure_receive_rate(
@@ -618,20 +636,16 @@ def run_node_bench_command(args: argparse.Namespace) -> int:
         if node_pid is None:
             _progress(f"starting the segment node in {namespace}")
             process = subprocess.Popen(node_command(args, namespace))
+            cleanup.callback(stop_process, process)
             node_pid = process.pid
         if args.counter_alongside:
             counter = FrameCounter(input_topic, node_qos(parameters))
+            cleanup.callback(counter.stop)
             _wait_for(bench, lambda: bench.publisher.get_subscription_count() > 0,
                       counter.process, f"the frame counter did not subscribe to {input_topic}")
         report.update(run_node_bench(bench, topics, diagnostic_name(node_name),
                                      args.warmup, args.duration, args.idle_duration, node_pid,
                                      process, _progress, counter))
-    finally:
-        if counter is not None:
-            counter.stop()
-        if process is not None:
-            stop_process(process)
-        bench.close()
     report["headline"] = headline(report.get("engine_alone"), report.get("receive"),
                                   report["subscribed"])
     print(format_summary(report))

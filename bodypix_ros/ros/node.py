@@ -346,8 +346,8 @@ class SegmentNode(Node):
         """The second stage of a frame: its outputs published, its latencies counted."""
         message = in_flight.message
         images = finish_frame(self.engine, in_flight.started_frame).images
-        if not self._fail_closed.allows(in_flight.started_frame.config.fail_closed):
-            images.pop("anonymized", None)  # a frame was lost while this one was in flight
+        if self._fail_closed.closed:  # a frame was lost while this one was in flight
+            images.pop("anonymized", None)
         outputs = output_fields(images, in_flight.frame, message)
         for name, output in output_messages(Image, message.header, outputs, byte_array).items():
             self.output_publishers[name].publish(output)

@@ -91,6 +91,13 @@ class FailClosedLatch:
         """Whether the anonymized output may be published."""
         return not enabled or self.cause is None
 
+    @property
+    def closed(self) -> bool:
+        """Whether a frame was lost while enabled since the last reset; then the output stops,
+        whatever the parameter said when a frame still in flight was taken.
+        """
+        return self.cause is not None
+
     def reset(self) -> None:
         """Open again (the parameter was set)."""
         self.cause = None
