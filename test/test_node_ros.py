@@ -347,13 +347,15 @@ def test_fail_closed_holds_back_the_frame_in_flight_when_the_one_before_fails(
     harness = Harness(context, counting_engine, outputs=("anonymized", "mask"),
                       **{"anonymize.fail_closed": not switched_on_in_flight})
     harnesses.append(harness)
-    harness.input.publish(image_message(frame_rgb, sec=1))
-    assert harness.spin_until(lambda: counting_engine.calls)
-    harness.input.publish(image_message(frame_rgb, sec=2))
-    assert harness.spin_until(second_network.is_set)
-    if switched_on_in_flight:
-        assert harness.set_parameter("anonymize.fail_closed", True).successful
-    release.set()
+    try:
+        harness.input.publish(image_message(frame_rgb, sec=1))
+        assert harness.spin_until(lambda: counting_engine.calls)
+        harness.input.publish(image_message(frame_rgb, sec=2))
+        assert harness.spin_until(second_network.is_set)
+        if switched_on_in_flight:
+            assert harness.set_parameter("anonymize.fail_closed", True).successful
+    finally:
+        release.set()  # never leave the second stage waiting
     assert harness.spin_until(lambda: harness.received["mask"])
     assert [m.header.stamp.sec for m in harness.received["mask"]] == [2]
     assert harness.node.stats.snapshot(time.monotonic()).failed == 1
