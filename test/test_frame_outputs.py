@@ -22,6 +22,7 @@ from bodypix_ros.render import render_overlay
 from bodypix_ros.result import SegmentationResult
 from bodypix_ros.ros.image_codec import color_fields, decode_compressed, decode_image
 from bodypix_ros.ros.outputs import (
+    FailClosedLatch,
     multi_person_missing,
     output_fields,
     output_messages,
@@ -66,6 +67,16 @@ class RecordingEngine:
     def decode(self, run, settings, **kwargs):
         self.calls.append(kwargs)
         return self.engine.decode(run, settings, **kwargs)
+
+
+def test_fail_closed_latch_closes_on_the_first_loss_while_enabled_until_reset():
+    latch = FailClosedLatch()
+    assert not latch.frame_lost(False, "dropped while disabled") and not latch.closed
+    assert latch.frame_lost(True, "a frame failed") and latch.closed
+    assert not latch.frame_lost(True, "another one")  # closing is logged once
+    assert latch.cause == "a frame failed"
+    latch.reset()
+    assert not latch.closed and latch.cause is None
 
 
 def test_no_subscriber_means_no_inference():

@@ -318,7 +318,7 @@ class SegmentNode(Node):
         live = self._live
         counts = self._subscriber_counts()
         selection = select_outputs(counts, live.settings.multi_person.enabled)
-        if not self._fail_closed.allows(live.fail_closed):
+        if self._fail_closed.closed:
             selection = selection._replace(anonymized=False)
         if multi_person_missing(counts, live):
             self.get_logger().warning(

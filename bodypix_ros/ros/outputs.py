@@ -73,8 +73,10 @@ def output_messages(image_type: Callable, header, outputs: Mapping[str, ImageFie
 class FailClosedLatch:
     """anonymize.fail_closed: once a frame is lost, the anonymized output stops until reset.
 
-    A lost frame is one that failed (decode or segmentation) or was dropped because the node
-    fell behind. Only counts while `enabled` (the parameter's value) is true.
+    A lost frame is one that failed (decode or segmentation), was dropped because the node
+    fell behind, or was lost in transport. Only counts while `enabled` (the parameter's value)
+    is true; the node resets the latch whenever the parameter is set, so a closed latch always
+    means the parameter was on when the frame was lost.
     """
 
     def __init__(self):
@@ -87,14 +89,10 @@ class FailClosedLatch:
             return True
         return False
 
-    def allows(self, enabled: bool) -> bool:
-        """Whether the anonymized output may be published."""
-        return not enabled or self.cause is None
-
     @property
     def closed(self) -> bool:
-        """Whether a frame was lost while enabled since the last reset; then the output stops,
-        whatever the parameter said when a frame still in flight was taken.
+        """Whether the anonymized output is stopped: checked when a frame is taken and again
+        before it is published (a frame still in flight was taken before the loss).
         """
         return self.cause is not None
 
