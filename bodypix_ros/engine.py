@@ -72,11 +72,12 @@ class BodyPixEngine:
 
     graph_model: the network as a TensorFlow GraphModel; network: the network alone as the
     backend runs it, `network(batch) -> {output node name: [1, h, w, C]}`; model_name: the
-    model's short name (or its path or URL).
+    model's short name (or its path or URL); threads: the threads asked of the backend (0 = one
+    per core).
     """
 
     def __init__(self, graph: GraphModel, architecture: str, output_stride: int, model_name: str,
-                 backend: str = "tensorflow"):
+                 backend: str = "tensorflow", threads: int = 0):
         import tensorflow as tf
 
         self.graph_model = graph
@@ -84,12 +85,14 @@ class BodyPixEngine:
         self.output_stride = output_stride
         self.model_name = model_name
         self.backend = backend
+        self.threads = threads
         self._output_keys = _match_outputs(graph.output_names)
         if backend == "tflite":
             from bodypix_ros.model.tflite import TFLiteFunction
 
-            self.network = TFLiteFunction(graph, ["batch"])
-            self._lite_infer = TFLiteFunction(self._network_graph, ["batch", "with_parts"])
+            self.network = TFLiteFunction(graph, ["batch"], threads)
+            self._lite_infer = TFLiteFunction(
+                self._network_graph, ["batch", "with_parts"], threads)
         else:
             self.network = graph
             self._traced_infer = tf.function(self._infer_graph, input_signature=[
@@ -141,16 +144,21 @@ class BodyPixEngine:
 
     @classmethod
     def load(cls, model: str = DEFAULT_MODEL, base_url: Optional[str] = None,
-             cache_dir: Optional[str] = None, backend: str = "tensorflow") -> "BodyPixEngine":
+             cache_dir: Optional[str] = None, backend: str = "tensorflow",
+             threads: int = 0) -> "BodyPixEngine":
         """Resolve `model` (short name, model.json path or URL), download if needed, and load it.
 
-        backend: 'tensorflow', or 'tflite' to run the network with TensorFlow Lite (XNNPACK).
+        backend: 'tensorflow', or 'tflite' to run the network with TensorFlow Lite (XNNPACK);
+        threads: how many threads run it (see `use_tensorflow_threads`; also the TFLite
+        interpreter's), 0 = one per core.
         """
         if backend not in BACKENDS:
             raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         resolved = resolve_model(model, base_url=base_url, cache_dir=cache_dir)
+        use_tensorflow_threads(threads)
         graph = load_graph_model(resolved.model_json)
-        return cls(graph, resolved.architecture, resolved.output_stride, resolved.name, backend)
+        return cls(graph, resolved.architecture, resolved.output_stride, resolved.name, backend,
+                   threads)
 
     def geometry(self, frame_size, settings: SegmentationSettings) -> InputGeometry:
         """Network input size and padding for a frame of `frame_size` (H, W)."""
@@ -264,6 +272,29 @@ class NetworkRun(NamedTuple):
     person_scores: np.ndarray
     part_argmax: Optional[np.ndarray]
     network_ms: float
+
+
+def use_tensorflow_threads(threads: int) -> None:
+    """Run TensorFlow's ops on `threads` threads (intra- and inter-op pools); 0 = one per core.
+
+    Process-wide, and fixed by TensorFlow's first op: asking for another count after it raises
+    RuntimeError.
+    """
+    import tensorflow as tf
+
+    config = tf.config.threading
+    current = (config.get_intra_op_parallelism_threads(),
+               config.get_inter_op_parallelism_threads())
+    if current == (threads, threads):
+        return
+    try:
+        config.set_intra_op_parallelism_threads(threads)
+        config.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        raise RuntimeError(
+            f"cannot run TensorFlow on {threads or 'one per core'} threads: this process already "
+            f"started it with intra-/inter-op threads {current} (0 = one per core); load the "
+            f"first engine with the count you want") from None
 
 
 def mask_of(labels: np.ndarray) -> np.ndarray:

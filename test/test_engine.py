@@ -1,6 +1,7 @@
 """The engine on the real models: TFJS parity, every shared model, frame and setting errors."""
 
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -20,7 +21,7 @@ from conftest import (
     reference_input,
 )
 
-from bodypix_ros.engine import as_rgb_frame
+from bodypix_ros.engine import as_rgb_frame, use_tensorflow_threads
 from bodypix_ros.errors import FrameError, SettingsError
 from bodypix_ros.geometry import input_geometry
 from bodypix_ros.parts import PART_IDS
@@ -208,3 +209,52 @@ def test_the_network_stage_and_the_decode_make_segment_even_when_frames_overlap(
     assert mask_only.part_argmax is None
     assert_same_result(engine.decode(mask_only, settings, part_labels=False),
                        engine.segment(first, settings, part_labels=False))
+
+
+THREADS_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+from bodypix_ros.engine import BodyPixEngine
+models, image, masks = sys.argv[1:4]
+frame = np.array(Image.open(image))[..., :3]
+engines = {backend: BodyPixEngine.load("mobilenet_quant2_075_stride16", base_url=models,
+                                       backend=backend, threads=1)
+           for backend in ("tensorflow", "tflite")}
+np.savez(masks, **{backend: engine.segment(frame).person_mask
+                   for backend, engine in engines.items()})
+print(json.dumps({"intra": tf.config.threading.get_intra_op_parallelism_threads(),
+                  "inter": tf.config.threading.get_inter_op_parallelism_threads(),
+                  "engine": [engine.threads for engine in engines.values()],
+                  "tflite": engines["tflite"]._lite_infer.num_threads}))
+"""
+
+
+def test_an_engine_on_one_thread_runs_tensorflow_and_tflite_there_with_the_same_mask(
+        engine, tmp_path):
+    """In a fresh process: TensorFlow's thread pools are fixed by its first op."""
+    image = REFERENCE / "inputs" / f"{ONE_PERSON}.png"
+    run = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, str(MODELS), str(image),
+                          str(tmp_path / "masks.npz")], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.splitlines()[-1]) == {
+        "intra": 1, "inter": 1, "engine": [1, 1], "tflite": 1}
+    expected = engine.segment(reference_input(ONE_PERSON)).person_mask > 0
+    with np.load(tmp_path / "masks.npz") as masks:
+        for backend in ("tensorflow", "tflite"):
+            mask = masks[backend] > 0
+            iou = (mask & expected).sum() / (mask | expected).sum()
+            assert iou >= PARITY_MASK_IOU, (backend, iou)
+
+
+def test_tensorflow_threads_cannot_change_once_it_runs(engine):
+    import tensorflow as tf
+
+    engine.segment(np.zeros((8, 8, 3), np.uint8))
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    use_tensorflow_threads(current)  # the same count: nothing to do
+    with pytest.raises(RuntimeError, match="already started it"):
+        use_tensorflow_threads(current + 1)
+    assert tf.config.threading.get_intra_op_parallelism_threads() == current

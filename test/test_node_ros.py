@@ -56,7 +56,7 @@ class CountingEngine:
 
     def __init__(self, engine):
         self.engine = engine
-        self.model_name = engine.model_name
+        self.model_name, self.threads = engine.model_name, engine.threads
         self.calls = []
         self.failures_left = 0
         self.failing_stage = "decode"
@@ -439,6 +439,24 @@ def test_a_bad_model_stops_start_up_with_exit_code_1(context, monkeypatch):
     assert segment_node.main(["segment_node", "--ros-args", "-p", "model:=no_such_model"]) == 1
     # an integer for a double parameter
     assert segment_node.main(["segment_node", "--ros-args", "-p", "max_rate:=10"]) == 1
+
+
+@pytest.mark.parametrize("requested", [0, 3])
+def test_the_node_loads_its_engine_with_its_network_threads(context, monkeypatch, requested):
+    from bodypix_ros.engine import BodyPixEngine
+
+    engine, asked = load_engine("mobilenet_quant2_075_stride16"), []
+
+    def load(model, **kwargs):
+        asked.append(kwargs["threads"])
+        return engine
+
+    monkeypatch.setattr(BodyPixEngine, "load", load)
+    node = segment_node.SegmentNode(
+        context=context, namespace=f"/bodypix_threads_{requested}",
+        parameter_overrides=[Parameter("network_threads", value=requested)])
+    node.destroy_node()
+    assert asked == [requested]
 
 
 def test_a_malformed_parameter_request_does_not_stop_the_node(counting_engine):

@@ -48,6 +48,7 @@ ISSUE_STARTUP = {
     "model_base_url",
     "model_cache_dir",
     "backend",
+    "network_threads",
     "input_topic",
     "mask_topic",
     "part_labels_topic",
@@ -209,6 +210,7 @@ def test_empty_output_topics_disable_outputs_and_paths_are_kept():
     assert set(startup.output_topics) == {"mask", "part_labels"}
     assert (startup.model_base_url, startup.model_cache_dir) == ("/srv/models", "~/cache")
     assert startup.input_topic == startup.subscribed_topic == "/cam/image"
+    assert startup.network_threads == 0
     compressed = startup_config(
         {**values, "input_transport": "compressed", "input_topic": "/cam/image/"}
     )
@@ -220,6 +222,8 @@ def test_empty_output_topics_disable_outputs_and_paths_are_kept():
     ("qos_reliability", "sometimes", "not one of"),
     ("qos_depth", 0, "outside"),
     ("qos_depth", 1.0, "integer"),
+    ("network_threads", -1, "outside"),
+    ("network_threads", 2.0, "integer"),
     ("max_input_pixels", 0, "outside"),
     ("max_input_pixels", 2**30 + 1, "outside"),
     ("input_topic", " ", "empty"),

@@ -171,7 +171,8 @@ class SegmentNode(Node):
         for worker in self._workers:
             worker.start()
         self.get_logger().info(
-            f"model {self.engine.model_name}; input {self._input_topic} "
+            f"model {self.engine.model_name}, network threads: "
+            f"{self.engine.threads or 'one per core'}; input {self._input_topic} "
             f"({self._input_type.__name__}, {startup.qos_reliability}; subscribed while an output "
             f"has a subscriber); outputs: "
             + ", ".join(publisher.topic_name for publisher in self.output_publishers.values()))
@@ -399,7 +400,8 @@ def _load_engine(startup):
     from bodypix_ros.engine import BodyPixEngine
 
     engine = BodyPixEngine.load(startup.model, base_url=startup.model_base_url,
-                                cache_dir=startup.model_cache_dir, backend=startup.backend)
+                                cache_dir=startup.model_cache_dir, backend=startup.backend,
+                                threads=startup.network_threads)
     engine.warm_up()
     return engine
 

@@ -38,6 +38,7 @@ from bodypix_ros.settings import (
 UNIT_RANGE = (0.0, 1.0)
 MAX_RATE_RANGE = (0.0, 1000.0)
 QOS_DEPTH_RANGE = (1, 100)
+NETWORK_THREADS_RANGE = (0, 256)
 INPUT_TRANSPORTS = ("raw", "compressed")
 QOS_RELIABILITIES = ("best_effort", "reliable")
 OUTPUT_TOPIC_PARAMETERS = {name: f"{name}_topic" for name in OUTPUT_NAMES}
@@ -292,6 +293,15 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         read_only=True,
     ),
     ParameterSpec(
+        "network_threads",
+        0,
+        "integer",
+        "Threads that run the network (TensorFlow's op pools, TFLite's interpreter); 0 = one "
+        "per core. Fewer leave cores to other processes on a busy robot.",
+        value_range=NETWORK_THREADS_RANGE,
+        read_only=True,
+    ),
+    ParameterSpec(
         "input_topic",
         "image",
         "string",
@@ -404,6 +414,7 @@ class StartupConfig:
     model_base_url: Optional[str]
     model_cache_dir: Optional[str]
     backend: str
+    network_threads: int
     input_topic: str
     input_transport: str
     output_topics: Dict[str, str]
@@ -498,6 +509,7 @@ def startup_config(values: Mapping[str, Any]) -> StartupConfig:
         model_base_url=checked["model_base_url"].strip() or None,
         model_cache_dir=checked["model_cache_dir"].strip() or None,
         backend=checked["backend"],
+        network_threads=checked["network_threads"],
         input_topic=checked["input_topic"].strip(),
         input_transport=checked["input_transport"],
         output_topics=outputs,
