@@ -72,8 +72,8 @@ class BodyPixEngine:
 
     graph_model: the network as a TensorFlow GraphModel; network: the network alone as the
     backend runs it, `network(batch) -> {output node name: [1, h, w, C]}`; model_name: the
-    model's short name (or its path or URL); threads: the threads asked of the backend (0 = one
-    per core).
+    model's short name (or its path or URL); threads: the threads asked of the backend (0 = its
+    default, one per core).
     """
 
     def __init__(self, graph: GraphModel, architecture: str, output_stride: int, model_name: str,
@@ -149,13 +149,14 @@ class BodyPixEngine:
         """Resolve `model` (short name, model.json path or URL), download if needed, and load it.
 
         backend: 'tensorflow', or 'tflite' to run the network with TensorFlow Lite (XNNPACK);
-        threads: how many threads run it (see `use_tensorflow_threads`; also the TFLite
-        interpreter's), 0 = one per core.
+        threads: how many threads run it: TensorFlow's op pools (see `use_tensorflow_threads`)
+        and the TFLite interpreter's; 0 leaves TensorFlow as it is (one per core by default).
         """
         if backend not in BACKENDS:
             raise ModelError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
         resolved = resolve_model(model, base_url=base_url, cache_dir=cache_dir)
-        use_tensorflow_threads(threads)
+        if threads:
+            use_tensorflow_threads(threads)
         graph = load_graph_model(resolved.model_json)
         return cls(graph, resolved.architecture, resolved.output_stride, resolved.name, backend,
                    threads)
@@ -292,9 +293,9 @@ def use_tensorflow_threads(threads: int) -> None:
         config.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         raise RuntimeError(
-            f"cannot run TensorFlow on {threads or 'one per core'} threads: this process already "
-            f"started it with intra-/inter-op threads {current} (0 = one per core); load the "
-            f"first engine with the count you want") from None
+            f"cannot run TensorFlow on {threads} threads: this process already started it with "
+            f"intra-/inter-op threads {current} (0 = one per core); load the first engine with "
+            f"the count you want") from None
 
 
 def mask_of(labels: np.ndarray) -> np.ndarray:
