@@ -248,8 +248,7 @@ def test_an_engine_on_one_thread_runs_tensorflow_and_tflite_there_with_the_same_
     expected = engine.segment(reference_input(ONE_PERSON)).person_mask > 0
     with np.load(tmp_path / "masks.npz") as masks:
         for backend in ("tensorflow", "tflite"):
-            mask = masks[backend] > 0
-            iou = (mask & expected).sum() / (mask | expected).sum()
+            iou = mask_iou(masks[backend] > 0, expected)
             assert iou >= PARITY_MASK_IOU, (backend, iou)
 
 
